@@ -1,0 +1,81 @@
+// Raw private keys to and from WebCrypto. WebCrypto imports bare private keys only as
+// PKCS#8, and exposes public keys of private ones only through JWK.
+import { buf, concat, fromHex } from "../_bytes.ts";
+
+// PKCS#8 prefixes for a bare private key: RFC 8410 (OKP) and RFC 5915 without the
+// optional public key (P-256).
+const PREFIX: Record<string, string> = {
+  X25519: "302e020100300506032b656e04220420",
+  X448: "3046020100300506032b656f043a0438",
+  Ed25519: "302e020100300506032b657004220420",
+  "ECDSA-P256": "308141020100301306072a8648ce3d020106082a8648ce3d030107042730250201010420",
+};
+
+export const PRIVATE_LENGTH: Record<string, number> = {
+  X25519: 32,
+  X448: 56,
+  Ed25519: 32,
+  "ECDSA-P256": 32,
+};
+
+export const PUBLIC_LENGTH: Record<string, number> = {
+  X25519: 32,
+  X448: 56,
+  Ed25519: 32,
+  "ECDSA-P256": 65,
+};
+
+export function webAlgorithm(
+  name: string,
+): AlgorithmIdentifier | EcKeyImportParams {
+  return name === "ECDSA-P256" ? { name: "ECDSA", namedCurve: "P-256" } : { name };
+}
+
+export function base64UrlDecode(text: string): Uint8Array {
+  const b64 = text.replace(/-/g, "+").replace(/_/g, "/");
+  const bin = atob(b64 + "=".repeat((4 - b64.length % 4) % 4));
+  return Uint8Array.from(bin, (c) => c.charCodeAt(0));
+}
+
+/** Imports `secret` as a private CryptoKey and returns it with its raw public key. */
+export async function importPrivate(
+  name: string,
+  secret: Uint8Array,
+  usages: KeyUsage[],
+  extractable: boolean,
+): Promise<{ key: CryptoKey; publicKey: Uint8Array }> {
+  const der = buf(concat(fromHex(PREFIX[name]!), secret));
+  const algorithm = webAlgorithm(name);
+  const exportable = await crypto.subtle.importKey(
+    "pkcs8",
+    der,
+    algorithm,
+    true,
+    usages,
+  );
+  const publicKey = publicFromJwk(
+    name,
+    await crypto.subtle.exportKey("jwk", exportable),
+  );
+  const key = extractable
+    ? exportable
+    : await crypto.subtle.importKey("pkcs8", der, algorithm, false, usages);
+  return { key, publicKey };
+}
+
+function publicFromJwk(name: string, jwk: JsonWebKey): Uint8Array {
+  if (name === "ECDSA-P256") {
+    return concat(
+      new Uint8Array([4]),
+      base64UrlDecode(jwk.x!),
+      base64UrlDecode(jwk.y!),
+    );
+  }
+  return base64UrlDecode(jwk.x!);
+}
+
+/** The raw private scalar or seed of an extractable key. */
+export async function exportPrivate(key: CryptoKey): Promise<Uint8Array> {
+  const jwk = await crypto.subtle.exportKey("jwk", key);
+  return base64UrlDecode(jwk.d!);
+}

@@ -1,0 +1,113 @@
+/**
+ * A key store in a directory: one file per key, written 0600 and atomically (temp file,
+ * fsync, rename), so a crash never leaves half a key and a restart finds every key.
+ * Deno only: exported from `@sealroute/sealroute/vault/deno`.
+ *
+ * @module
+ */
+import { fromHex, toHex } from "../_bytes.ts";
+import { VaultError } from "../errors.ts";
+import type { KeyStore, StoredKey } from "./key_store.ts";
+
+const ID = /^[0-9A-Za-z_-]{1,128}$/;
+const ALGORITHMS = new Set(["Ed25519", "ECDSA-P256", "X25519", "X448"]);
+
+/**
+ * Persists keys as files `<id>.key` under a directory (created 0700 if missing).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { FileKeyStore } from "@sealroute/sealroute/vault/deno";
+ * import { Vault } from "@sealroute/sealroute/vault";
+ * const dir = await Deno.makeTempDir();
+ * const vault = new Vault({ store: new FileKeyStore(dir) });
+ * const { id } = await vault.createSigningKey("Ed25519", { persist: true });
+ * const restarted = new Vault({ store: new FileKeyStore(dir) });
+ * assert((await restarted.signingKey(id)).algorithm === "Ed25519");
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export class FileKeyStore implements KeyStore {
+  #dir: string;
+
+  /** A store over `dir`. */
+  constructor(dir: string) {
+    this.#dir = dir;
+  }
+
+  #path(id: string): string {
+    if (!ID.test(id)) {
+      throw new VaultError(
+        "bad-key-id",
+        "key ids are 1-128 characters of [0-9A-Za-z_-]",
+      );
+    }
+    return `${this.#dir}/${id}.key`;
+  }
+
+  /** Reads key `id`; a corrupted or truncated file is a `VaultError` with code `corrupt-key`. */
+  async get(id: string): Promise<StoredKey | undefined> {
+    let text: string;
+    try {
+      text = await Deno.readTextFile(this.#path(id));
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) return undefined;
+      throw error;
+    }
+    try {
+      const parsed: unknown = JSON.parse(text);
+      if (typeof parsed !== "object" || parsed === null) {
+        throw new Error("not an object");
+      }
+      const { algorithm, privateKey } = parsed as Record<string, unknown>;
+      if (typeof algorithm !== "string" || !ALGORITHMS.has(algorithm)) {
+        throw new Error("algorithm");
+      }
+      if (typeof privateKey !== "string") throw new Error("privateKey");
+      return {
+        algorithm: algorithm as StoredKey["algorithm"],
+        privateKey: fromHex(privateKey),
+      };
+    } catch {
+      throw new VaultError(
+        "corrupt-key",
+        `key file for '${id}' is corrupted or truncated`,
+      );
+    }
+  }
+
+  /** Writes key `id` atomically with mode 0600. */
+  async set(id: string, key: StoredKey): Promise<void> {
+    const path = this.#path(id);
+    await Deno.mkdir(this.#dir, { recursive: true, mode: 0o700 });
+    const temp = `${path}.${crypto.randomUUID()}.tmp`;
+    const body = JSON.stringify({
+      algorithm: key.algorithm,
+      privateKey: toHex(key.privateKey),
+    });
+    const file = await Deno.open(temp, {
+      write: true,
+      createNew: true,
+      mode: 0o600,
+    });
+    try {
+      await file.write(new TextEncoder().encode(body));
+      await file.sync();
+    } finally {
+      file.close();
+    }
+    await Deno.rename(temp, path);
+  }
+
+  /** Deletes key `id`. */
+  async delete(id: string): Promise<boolean> {
+    try {
+      await Deno.remove(this.#path(id));
+      return true;
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) return false;
+      throw error;
+    }
+  }
+}

@@ -1,0 +1,227 @@
+/**
+ * Diffie-Hellman key agreement: X25519 and X448, on WebCrypto with a lazily loaded
+ * `@noble/curves` fallback where the runtime's WebCrypto lacks the curve.
+ *
+ * @module
+ */
+import { buf } from "../_bytes.ts";
+import { VaultError } from "../errors.ts";
+import { type BackendOptions, loadNoble, pickBackend } from "./backend.ts";
+import { exportPrivate, importPrivate, PRIVATE_LENGTH, PUBLIC_LENGTH } from "./_pkcs8.ts";
+
+/** A key-agreement algorithm by name. */
+export type DhAlgorithm = "X25519" | "X448";
+
+/** A private key that agrees on shared secrets; its secret is not reachable through it. */
+export interface KeyAgreementKey {
+  /** The curve. */
+  readonly algorithm: DhAlgorithm;
+  /** The public key (32 bytes for X25519, 56 for X448). */
+  readonly publicKey: Uint8Array;
+  /** The shared secret with `peerPublicKey`; a malformed or low-order key is a `VaultError`. */
+  deriveSharedSecret(peerPublicKey: Uint8Array): Promise<Uint8Array>;
+}
+
+/** A key-agreement key whose secret may be exported (only when created extractable). */
+export interface ExportableKeyAgreementKey extends KeyAgreementKey {
+  /** The raw private key; a `VaultError` unless the key was created extractable. */
+  exportPrivateKey(): Promise<Uint8Array>;
+}
+
+/** Options for creating keys. */
+export interface KeyOptions extends BackendOptions {
+  /** Allow {@linkcode ExportableKeyAgreementKey.exportPrivateKey} (for persisted keys). Default false. */
+  extractable?: boolean;
+}
+
+function checkAlgorithm(algorithm: DhAlgorithm): void {
+  if (algorithm !== "X25519" && algorithm !== "X448") {
+    throw new VaultError(
+      "unknown-algorithm",
+      `unknown key agreement '${String(algorithm)}'`,
+    );
+  }
+}
+
+function checkPublic(algorithm: DhAlgorithm, publicKey: Uint8Array): void {
+  if (publicKey.length !== PUBLIC_LENGTH[algorithm]) {
+    throw new VaultError(
+      "bad-key-length",
+      `${algorithm} public key must be ${PUBLIC_LENGTH[algorithm]} bytes, got ${publicKey.length}`,
+    );
+  }
+}
+
+function notExtractable(): VaultError {
+  return new VaultError(
+    "not-extractable",
+    "this key was not created extractable",
+  );
+}
+
+class WebCryptoDhKey implements ExportableKeyAgreementKey {
+  readonly algorithm: DhAlgorithm;
+  readonly publicKey: Uint8Array;
+  #key: CryptoKey;
+  constructor(algorithm: DhAlgorithm, key: CryptoKey, publicKey: Uint8Array) {
+    this.algorithm = algorithm;
+    this.#key = key;
+    this.publicKey = publicKey;
+  }
+  async deriveSharedSecret(peerPublicKey: Uint8Array): Promise<Uint8Array> {
+    checkPublic(this.algorithm, peerPublicKey);
+    try {
+      const peer = await crypto.subtle.importKey(
+        "raw",
+        buf(peerPublicKey),
+        { name: this.algorithm },
+        true,
+        [],
+      );
+      const bits = PUBLIC_LENGTH[this.algorithm]! * 8;
+      return new Uint8Array(
+        await crypto.subtle.deriveBits(
+          { name: this.algorithm, public: peer },
+          this.#key,
+          bits,
+        ),
+      );
+    } catch (cause) {
+      throw new VaultError(
+        "bad-public-key",
+        `${this.algorithm} agreement failed`,
+        { cause },
+      );
+    }
+  }
+  exportPrivateKey(): Promise<Uint8Array> {
+    if (!this.#key.extractable) return Promise.reject(notExtractable());
+    return exportPrivate(this.#key);
+  }
+  toString(): string {
+    return `KeyAgreementKey(${this.algorithm})`;
+  }
+}
+
+class NobleDhKey implements ExportableKeyAgreementKey {
+  readonly algorithm: DhAlgorithm;
+  readonly publicKey: Uint8Array;
+  #secret: Uint8Array;
+  #extractable: boolean;
+  constructor(
+    algorithm: DhAlgorithm,
+    secret: Uint8Array,
+    publicKey: Uint8Array,
+    extractable: boolean,
+  ) {
+    this.algorithm = algorithm;
+    this.#secret = secret.slice();
+    this.publicKey = publicKey;
+    this.#extractable = extractable;
+  }
+  async deriveSharedSecret(peerPublicKey: Uint8Array): Promise<Uint8Array> {
+    checkPublic(this.algorithm, peerPublicKey);
+    const curve = (await loadNoble()).curves[this.algorithm];
+    try {
+      return curve.getSharedSecret(this.#secret, peerPublicKey);
+    } catch (cause) {
+      throw new VaultError(
+        "bad-public-key",
+        `${this.algorithm} agreement failed`,
+        { cause },
+      );
+    }
+  }
+  exportPrivateKey(): Promise<Uint8Array> {
+    return this.#extractable
+      ? Promise.resolve(this.#secret.slice())
+      : Promise.reject(notExtractable());
+  }
+  toString(): string {
+    return `KeyAgreementKey(${this.algorithm})`;
+  }
+}
+
+/**
+ * Generates a key-agreement key; non-extractable unless `options.extractable`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { generateKeyAgreementKey } from "@sealroute/sealroute/vault";
+ * const a = await generateKeyAgreementKey("X25519");
+ * const b = await generateKeyAgreementKey("X25519");
+ * const ab = await a.deriveSharedSecret(b.publicKey);
+ * const ba = await b.deriveSharedSecret(a.publicKey);
+ * assert(ab.every((x, i) => x === ba[i]));
+ * ```
+ */
+export async function generateKeyAgreementKey(
+  algorithm: DhAlgorithm,
+  options?: KeyOptions,
+): Promise<ExportableKeyAgreementKey> {
+  checkAlgorithm(algorithm);
+  const extractable = options?.extractable ?? false;
+  if (await pickBackend(algorithm, options) === "noble") {
+    const curve = (await loadNoble()).curves[algorithm];
+    const secret = curve.utils.randomSecretKey();
+    return new NobleDhKey(
+      algorithm,
+      secret,
+      curve.getPublicKey(secret),
+      extractable,
+    );
+  }
+  const pair = await crypto.subtle.generateKey(
+    { name: algorithm },
+    extractable,
+    [
+      "deriveBits",
+    ],
+  ) as CryptoKeyPair;
+  const publicKey = new Uint8Array(
+    await crypto.subtle.exportKey("raw", pair.publicKey),
+  );
+  return new WebCryptoDhKey(algorithm, pair.privateKey, publicKey);
+}
+
+/**
+ * Imports a raw private key (32 bytes for X25519, 56 for X448).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { importKeyAgreementKey } from "@sealroute/sealroute/vault";
+ * const key = await importKeyAgreementKey("X25519", new Uint8Array(32).fill(7));
+ * assert(key.publicKey.length === 32);
+ * ```
+ */
+export async function importKeyAgreementKey(
+  algorithm: DhAlgorithm,
+  privateKey: Uint8Array,
+  options?: KeyOptions,
+): Promise<ExportableKeyAgreementKey> {
+  checkAlgorithm(algorithm);
+  if (privateKey.length !== PRIVATE_LENGTH[algorithm]) {
+    throw new VaultError(
+      "bad-key-length",
+      `${algorithm} private key must be ${
+        PRIVATE_LENGTH[algorithm]
+      } bytes, got ${privateKey.length}`,
+    );
+  }
+  const extractable = options?.extractable ?? false;
+  if (await pickBackend(algorithm, options) === "noble") {
+    const curve = (await loadNoble()).curves[algorithm];
+    return new NobleDhKey(
+      algorithm,
+      privateKey,
+      curve.getPublicKey(privateKey),
+      extractable,
+    );
+  }
+  const { key, publicKey } = await importPrivate(algorithm, privateKey, [
+    "deriveBits",
+  ], extractable);
+  return new WebCryptoDhKey(algorithm, key, publicKey);
+}
