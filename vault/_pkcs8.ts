@@ -1,6 +1,7 @@
 // Raw private keys to and from WebCrypto. WebCrypto imports bare private keys only as
 // PKCS#8, and exposes public keys of private ones only through JWK.
 import { buf, concat, fromHex } from "../_bytes.ts";
+import { loadNoble } from "./backend.ts";
 
 // PKCS#8 prefixes for a bare private key: RFC 8410 (OKP) and RFC 5915 without the
 // optional public key (P-256).
@@ -10,6 +11,13 @@ const PREFIX: Record<string, string> = {
   Ed25519: "302e020100300506032b657004220420",
   "ECDSA-P256": "308141020100301306072a8648ce3d020106082a8648ce3d030107042730250201010420",
 };
+
+// RFC 5915 ECPrivateKey with its optional [1] publicKey (65 bytes follow this prefix's
+// scalar part): the form Deno's WebCrypto insists on.
+const P256_WITH_PUBLIC = [
+  "308187020100301306072a8648ce3d020106082a8648ce3d030107046d306b0201010420",
+  "a144034200",
+] as const;
 
 export const PRIVATE_LENGTH: Record<string, number> = {
   X25519: 32,
@@ -44,15 +52,25 @@ export async function importPrivate(
   usages: KeyUsage[],
   extractable: boolean,
 ): Promise<{ key: CryptoKey; publicKey: Uint8Array }> {
-  const der = buf(concat(fromHex(PREFIX[name]!), secret));
+  let der = buf(concat(fromHex(PREFIX[name]!), secret));
   const algorithm = webAlgorithm(name);
-  const exportable = await crypto.subtle.importKey(
-    "pkcs8",
-    der,
-    algorithm,
-    true,
-    usages,
-  );
+  let exportable: CryptoKey;
+  try {
+    exportable = await crypto.subtle.importKey("pkcs8", der, algorithm, true, usages);
+  } catch (error) {
+    if (name !== "ECDSA-P256") throw error;
+    // Deno's WebCrypto rejects a P-256 PKCS#8 key without the optional public key and
+    // checks it against the scalar. WebCrypto cannot compute it, so noble does, loaded only
+    // here (runtimes that accept the bare form never get this far).
+    const publicKey = (await loadNoble()).publicKeyOf(name, secret);
+    der = buf(concat(
+      fromHex(P256_WITH_PUBLIC[0]),
+      secret,
+      fromHex(P256_WITH_PUBLIC[1]),
+      publicKey,
+    ));
+    exportable = await crypto.subtle.importKey("pkcs8", der, algorithm, true, usages);
+  }
   const publicKey = publicFromJwk(
     name,
     await crypto.subtle.exportKey("jwk", exportable),

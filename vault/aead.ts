@@ -102,17 +102,26 @@ class NobleAeadKey implements AeadKey {
     plaintext: Uint8Array,
     ad = EMPTY,
   ): Promise<Uint8Array> {
-    checkNonce(nonce);
-    return Promise.resolve(
-      this.#cipher(this.#key, nonce, ad).encrypt(plaintext),
-    );
+    // Not `async` (nothing to await), so every failure must become a rejection by hand.
+    try {
+      checkNonce(nonce);
+      return Promise.resolve(
+        this.#cipher(this.#key, nonce, ad).encrypt(plaintext),
+      );
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
   open(
     nonce: Uint8Array,
     ciphertext: Uint8Array,
     ad = EMPTY,
   ): Promise<Uint8Array> {
-    checkNonce(nonce);
+    try {
+      checkNonce(nonce);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     try {
       return Promise.resolve(
         this.#cipher(this.#key, nonce, ad).decrypt(ciphertext),

@@ -8,9 +8,9 @@
 import { fromHex, toHex } from "../_bytes.ts";
 import { VaultError } from "../errors.ts";
 import type { KeyStore, StoredKey } from "./key_store.ts";
+import { PRIVATE_LENGTH } from "./_pkcs8.ts";
 
 const ID = /^[0-9A-Za-z_-]{1,128}$/;
-const ALGORITHMS = new Set(["Ed25519", "ECDSA-P256", "X25519", "X448"]);
 
 /**
  * Persists keys as files `<id>.key` under a directory (created 0700 if missing).
@@ -61,14 +61,15 @@ export class FileKeyStore implements KeyStore {
         throw new Error("not an object");
       }
       const { algorithm, privateKey } = parsed as Record<string, unknown>;
-      if (typeof algorithm !== "string" || !ALGORITHMS.has(algorithm)) {
-        throw new Error("algorithm");
-      }
+      const length = typeof algorithm === "string" && Object.hasOwn(PRIVATE_LENGTH, algorithm)
+        ? PRIVATE_LENGTH[algorithm]
+        : undefined;
+      if (length === undefined) throw new Error("algorithm");
       if (typeof privateKey !== "string") throw new Error("privateKey");
-      return {
-        algorithm: algorithm as StoredKey["algorithm"],
-        privateKey: fromHex(privateKey),
-      };
+      // A well-formed file whose key has the wrong length is as corrupt as garbage.
+      const bytes = fromHex(privateKey);
+      if (bytes.length !== length) throw new Error("length");
+      return { algorithm: algorithm as StoredKey["algorithm"], privateKey: bytes };
     } catch {
       throw new VaultError(
         "corrupt-key",
@@ -82,22 +83,29 @@ export class FileKeyStore implements KeyStore {
     const path = this.#path(id);
     await Deno.mkdir(this.#dir, { recursive: true, mode: 0o700 });
     const temp = `${path}.${crypto.randomUUID()}.tmp`;
-    const body = JSON.stringify({
+    const bytes = new TextEncoder().encode(JSON.stringify({
       algorithm: key.algorithm,
       privateKey: toHex(key.privateKey),
-    });
+    }));
     const file = await Deno.open(temp, {
       write: true,
       createNew: true,
       mode: 0o600,
     });
     try {
-      await file.write(new TextEncoder().encode(body));
-      await file.sync();
-    } finally {
-      file.close();
+      try {
+        // write() may write fewer bytes than asked.
+        for (let at = 0; at < bytes.length;) at += await file.write(bytes.subarray(at));
+        await file.sync();
+      } finally {
+        file.close();
+      }
+      await Deno.rename(temp, path);
+    } catch (error) {
+      // Never leave a temp file (with key bytes in it) behind.
+      await Deno.remove(temp).catch(() => {});
+      throw error;
     }
-    await Deno.rename(temp, path);
   }
 
   /** Deletes key `id`. */

@@ -100,9 +100,11 @@ export async function hmac(
   checkHash(name);
   const web = WEB_NAMES[name];
   if (web && options?.backend !== "noble") {
+    // WebCrypto refuses a zero-length HMAC key. RFC 2104 pads a short key with zeros to
+    // the block size, so one zero byte is the same key.
     const k = await crypto.subtle.importKey(
       "raw",
-      buf(key),
+      buf(key.length === 0 ? new Uint8Array(1) : key),
       { name: "HMAC", hash: web },
       false,
       [
