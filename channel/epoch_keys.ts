@@ -63,7 +63,10 @@ export class EpochKeys<K extends Rekeyable<K>> {
     const epoch = this.epochOf(nonce);
     if (epoch - this.#newest > this.#maxAhead) {
       return Promise.reject(
-        new ChannelError("too-far-ahead", `nonce ${nonce} is more than ${this.#maxAhead} epochs ahead`),
+        new ChannelError(
+          "too-far-ahead",
+          `nonce ${nonce} is more than ${this.#maxAhead} epochs ahead`,
+        ),
       );
     }
     let key = this.#keys.get(epoch);

@@ -14,7 +14,11 @@ class CountingKey {
 Deno.test("epoch keys derive each epoch at most once, however often it is asked for", async () => {
   CountingKey.derivations = 0;
   const keys = new EpochKeys(new CountingKey(0));
-  const asks = [keys.keyForNonce(32 * 100), keys.keyForNonce(32 * 100 + 5), keys.keyForNonce(32 * 50)];
+  const asks = [
+    keys.keyForNonce(32 * 100),
+    keys.keyForNonce(32 * 100 + 5),
+    keys.keyForNonce(32 * 50),
+  ];
   const [a, b, c] = await Promise.all(asks);
   assert.equal(a!.epoch, 100);
   assert.equal(b, a);
@@ -25,7 +29,10 @@ Deno.test("epoch keys derive each epoch at most once, however often it is asked 
 
 Deno.test("epoch keys refuse a nonce beyond the bound with a typed error", async () => {
   const keys = new EpochKeys(new CountingKey(0), { maxEpochsAhead: 10 });
-  await assert.rejects(keys.keyForNonce(32 * 11), (e) => e instanceof ChannelError && e.code === "too-far-ahead");
+  await assert.rejects(
+    keys.keyForNonce(32 * 11),
+    (e) => e instanceof ChannelError && e.code === "too-far-ahead",
+  );
   assert.equal((await keys.keyForNonce(32 * 10)).epoch, 10);
 });
 
@@ -34,6 +41,9 @@ Deno.test("epoch keys follow the authenticated epoch and drop keys no frame can 
   await keys.keyForNonce(32 * 4);
   keys.commit(4, 3);
   assert.equal(keys.size, 2); // epochs 3 and 4
-  await assert.rejects(keys.keyForNonce(0), (e) => e instanceof ChannelError && e.code === "too-old");
+  await assert.rejects(
+    keys.keyForNonce(0),
+    (e) => e instanceof ChannelError && e.code === "too-old",
+  );
   assert.equal((await keys.keyForNonce(32 * 8)).epoch, 8); // the bound moves with the newest epoch
 });

@@ -50,7 +50,13 @@ Deno.test("replay window matches a reference set model on random sequences", () 
       const seen = new Set<number>();
       let highest = -1;
       for (const n of nonces) {
-        const expected = n > highest ? "ok" : highest - n >= 256 ? "too-old" : seen.has(n) ? "replayed" : "ok";
+        const expected = n > highest
+          ? "ok"
+          : highest - n >= 256
+          ? "too-old"
+          : seen.has(n)
+          ? "replayed"
+          : "ok";
         assert.equal(accept(w, n), expected);
         if (expected === "ok") {
           seen.add(n);
