@@ -32,10 +32,11 @@
  * @module
  */
 export * from "./aead.ts";
-export * from "./backend.ts";
+export { type Backend, type BackendOptions, isNobleLoaded, webCryptoSupports } from "./backend.ts";
 export * from "./hash.ts";
 export * from "./key_agreement.ts";
 export * from "./key_store.ts";
 export * from "./signing.ts";
+export * from "./sync_hash.ts";
 export * from "./vault.ts";
 export { SealrouteError, VaultError } from "../errors.ts";
