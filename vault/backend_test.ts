@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { pickBackend, webCryptoSupports } from "./mod.ts";
+import { pickBackend, webCryptoSupports } from "./backend.ts";
 
 Deno.test("noble stays unloaded for X25519, Ed25519, AES-GCM and HKDF-SHA256, and loads for ChaCha20 (fresh process)", async () => {
   const script = new URL("./testdata/lazy_noble_script.ts", import.meta.url);
