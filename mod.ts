@@ -18,3 +18,6 @@
  */
 export * from "./errors.ts";
 export * from "./vault/mod.ts";
+export * from "./routing/mod.ts";
+export * from "./transport/mod.ts";
+export * from "./channel/mod.ts";

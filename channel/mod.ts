@@ -4,5 +4,6 @@
  * @module
  */
 export * from "./epoch_keys.ts";
+export * from "./messages.ts";
 export * from "./replay_window.ts";
 export { ChannelError, HandshakeError, SealrouteError } from "../errors.ts";

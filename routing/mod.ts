@@ -1,0 +1,72 @@
+/**
+ * Addresses, routes, routed messages, their wire codecs, and the {@linkcode Node} that
+ * delivers messages to workers — Ockam's routing model, with no crypto and no sockets.
+ *
+ * - {@linkcode Address} / {@linkcode Route}: `1#127.0.0.1:4000 => echo`.
+ * - {@linkcode RoutedMessage}: onward route, return route, payload, and `localInfo`
+ *   (never on the wire; secure channels put the peer's identifier under
+ *   {@linkcode LOCAL_INFO_IDENTIFIER}).
+ * - Codecs: {@linkcode encodeTcpMessage} / {@linkcode decodeTcpMessage} (CBOR, TCP) and
+ *   {@linkcode encodeTransportMessage} / {@linkcode decodeTransportMessage} (BARE, WebSocket).
+ * - {@linkcode Node}: workers with bounded mailboxes and access-control hooks, `send`,
+ *   `deliver` (with backpressure), `request`, transport registration, connection-closed
+ *   notifications ({@linkcode Node.onWorkerStopped}), graceful `close()`.
+ * - Services: {@linkcode startEcho}, the relay service {@linkcode startRelayService} and
+ *   its client {@linkcode createRelay}.
+ *
+ * @example Request/reply through a relay
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { createRelay, Node, startEcho, startRelayService } from "@sealroute/sealroute/routing";
+ *
+ * await using node = new Node();
+ * startEcho(node);
+ * await using _relays = startRelayService(node);
+ * await using relay = await createRelay(node, [], undefined, { timeout: 1000 });
+ * const reply = await node.request(relay.route.append("echo"), new TextEncoder().encode("ping"));
+ * assert(new TextDecoder().decode(reply.payload) === "ping");
+ * ```
+ *
+ * @module
+ */
+export { Address, type AddressLike, LOCAL, TCP, UDP, WS } from "./address.ts";
+export { Route, type RouteLike } from "./route.ts";
+export {
+  LOCAL_INFO_IDENTIFIER,
+  type LocalInfo,
+  RoutedMessage,
+  type RoutedMessageInit,
+} from "./routed_message.ts";
+export { decodeBareString, decodeVarint, encodeBareString, encodeVarint } from "./bare.ts";
+export { decodeTcpMessage, encodeTcpMessage, type EncodeTcpOptions } from "./tcp_codec.ts";
+export { decodeTransportMessage, encodeTransportMessage } from "./transport_message_codec.ts";
+export { type Logger, silentLogger } from "./logger.ts";
+export {
+  type AccessHook,
+  DEFAULT_MAILBOX_CAPACITY,
+  DEFAULT_REQUEST_TIMEOUT,
+  type DeliverOptions,
+  Node,
+  type NodeOptions,
+  type RequestOptions,
+  type SendOptions,
+  type StopListener,
+  type TransportHandler,
+  type WorkerContext,
+  type WorkerHandler,
+  type WorkerOptions,
+} from "./node.ts";
+export { ECHO_SERVICE, startEcho } from "./echo.ts";
+export {
+  createRelay,
+  type CreateRelayOptions,
+  type Relay,
+  RELAY_PREFIX,
+  RELAY_REFUSAL_PREFIX,
+  RELAY_REGISTER,
+  RELAY_SERVICE_ADDRESS,
+  type RelayService,
+  type RelayServiceOptions,
+  startRelayService,
+  STATIC_RELAY_SERVICE_ADDRESS,
+} from "./relay_service.ts";

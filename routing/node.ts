@@ -1,0 +1,819 @@
+import { RouteError, SealrouteError } from "../errors.ts";
+import { Address, type AddressLike } from "./address.ts";
+import { type Logger, silentLogger } from "./logger.ts";
+import { Route, type RouteLike } from "./route.ts";
+import { type LocalInfo, RoutedMessage } from "./routed_message.ts";
+
+/** Default number of messages a worker's mailbox holds before senders are refused or wait. */
+export const DEFAULT_MAILBOX_CAPACITY = 1024;
+/** Default `request` timeout in milliseconds (Ockam's default receive timeout). */
+export const DEFAULT_REQUEST_TIMEOUT = 30_000;
+
+/**
+ * An access-control check on a message entering (`incoming`) or leaving (`outgoing`) a
+ * worker. It sees the whole message, including `localInfo`; `false` refuses it.
+ */
+export type AccessHook = (message: RoutedMessage) => boolean | Promise<boolean>;
+
+/** Called with the stop reason (an error, or `undefined` for a plain stop) when a worker stops. */
+export type StopListener = (reason: Error | undefined) => void;
+
+/** What a worker's handler receives for each message. */
+export interface WorkerContext {
+  /** The message; its onward route still starts with this worker's address. */
+  readonly message: RoutedMessage;
+  /** This worker's address. */
+  readonly address: Address;
+  /** The node the worker runs on. */
+  readonly node: Node;
+  /**
+   * Sends `payload` to the message's return route, from this worker (return route
+   * `[address]`). Fails fast like {@linkcode Node.send}.
+   */
+  reply(payload: Uint8Array, options?: { localInfo?: LocalInfo }): Promise<void>;
+  /** Sends from this worker: return route defaults to `[address]`, outgoing hook applies. */
+  send(route: RouteLike, payload: Uint8Array, options?: Omit<SendOptions, "from">): Promise<void>;
+  /** Passes a message on with its routes as they are, waiting for mailbox room; outgoing hook applies. */
+  forward(message: RoutedMessage): Promise<void>;
+}
+
+/** A worker's message handler; handlers of one worker run one at a time, in arrival order. */
+export type WorkerHandler = (context: WorkerContext) => void | Promise<void>;
+
+/** Options for {@linkcode Node.startWorker}. */
+export interface WorkerOptions {
+  /** Checks every message before the handler sees it; a refusal is logged and dropped. */
+  incoming?: AccessHook;
+  /** Checks every message this worker sends (via its context or `from`). */
+  outgoing?: AccessHook;
+  /** Mailbox size. Default: the node's `mailboxCapacity` (1024). */
+  mailboxCapacity?: number;
+  /** Runs when the worker stops (after `stopWorker`, node close, ...); awaited by them. */
+  onStop?: (reason: Error | undefined) => void | Promise<void>;
+}
+
+/** Options for {@linkcode Node.send}. */
+export interface SendOptions {
+  /** Return route. Default: `[from]` when `from` is given, else empty. */
+  returnRoute?: RouteLike;
+  /** Sending worker on this node; its outgoing hook applies. */
+  from?: AddressLike;
+  /** Local info for the first local hop (never on the wire). */
+  localInfo?: LocalInfo;
+}
+
+/** Options for {@linkcode Node.deliver}. */
+export interface DeliverOptions {
+  /** Sending worker on this node; its outgoing hook applies. */
+  from?: AddressLike;
+}
+
+/** Options for {@linkcode Node.request}. */
+export interface RequestOptions {
+  /** Milliseconds to wait for the reply. Default {@linkcode DEFAULT_REQUEST_TIMEOUT}. */
+  timeout?: number;
+  /** Cancels the request (rejects with `RouteError` code `aborted`). */
+  signal?: AbortSignal;
+  /** Local info for the first local hop. */
+  localInfo?: LocalInfo;
+}
+
+/**
+ * Resolves non-local addresses of one transport type to a local sender worker.
+ * Registered with {@linkcode Node.registerTransport}.
+ */
+export interface TransportHandler {
+  /** Connects (or reuses a connection) and returns the connection's local sender worker address. */
+  resolve(address: Address): Address | Promise<Address>;
+  /** Closes every connection; called by {@linkcode Node.close}. */
+  close?(): Promise<void>;
+}
+
+/** Options for {@linkcode Node}. */
+export interface NodeOptions {
+  /** Where drops, refusals and connection events go. Default: {@linkcode silentLogger}. */
+  logger?: Logger;
+  /** Default mailbox capacity for workers. Default {@linkcode DEFAULT_MAILBOX_CAPACITY}. */
+  mailboxCapacity?: number;
+}
+
+interface Entry {
+  message: RoutedMessage;
+  check: Promise<boolean> | undefined;
+}
+
+interface Waiter {
+  resolve: () => void;
+  reject: (error: Error) => void;
+}
+
+class WorkerRecord {
+  readonly address: Address;
+  readonly key: string;
+  readonly handler: WorkerHandler;
+  readonly options: WorkerOptions;
+  readonly capacity: number;
+  queue: (Entry | undefined)[] = [];
+  head = 0;
+  running = false;
+  stopped = false;
+  stopping: Promise<void> | undefined;
+  idle: Promise<void> = Promise.resolve();
+  idleResolve: (() => void) | undefined;
+  waiters: Waiter[] = [];
+  listeners = new Set<StopListener>();
+  outgoingChain: Promise<unknown> | undefined;
+
+  constructor(address: Address, handler: WorkerHandler, options: WorkerOptions, capacity: number) {
+    this.address = address;
+    this.key = keyOf(address);
+    this.handler = handler;
+    this.options = options;
+    this.capacity = capacity;
+  }
+
+  get size(): number {
+    return this.queue.length - this.head;
+  }
+}
+
+class Context implements WorkerContext {
+  readonly message: RoutedMessage;
+  readonly address: Address;
+  readonly node: Node;
+
+  constructor(message: RoutedMessage, address: Address, node: Node) {
+    this.message = message;
+    this.address = address;
+    this.node = node;
+  }
+
+  reply(payload: Uint8Array, options: { localInfo?: LocalInfo } = {}): Promise<void> {
+    return this.node.send(this.message.returnRoute, payload, { ...options, from: this.address });
+  }
+
+  send(
+    route: RouteLike,
+    payload: Uint8Array,
+    options: Omit<SendOptions, "from"> = {},
+  ): Promise<void> {
+    return this.node.send(route, payload, { ...options, from: this.address });
+  }
+
+  forward(message: RoutedMessage): Promise<void> {
+    return this.node.deliver(message, { from: this.address });
+  }
+}
+
+function keyOf(address: Address): string {
+  return address.valueText;
+}
+
+/**
+ * A router with a registry of workers, each with a bounded mailbox.
+ *
+ * Delivery follows Ockam's hop-by-hop model (OCKAM_WIRE §1): a message goes to the worker
+ * named by the first address of its onward route; a route starting with a non-local
+ * address (`1#host:port`) is handed to the transport registered for that type, which
+ * replaces that address with its connection's local sender worker.
+ *
+ * Ockam's wire has no error frame: a message lost past the first hop (unknown address on
+ * the far node, a refused access check there, a dropped connection further along) is
+ * only visible to a {@linkcode Node.request} as a `timeout`.
+ *
+ * @example Echo round trip
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Node, startEcho } from "@sealroute/sealroute/routing";
+ *
+ * await using node = new Node();
+ * startEcho(node);
+ * const reply = await node.request("echo", new TextEncoder().encode("hi"), { timeout: 1000 });
+ * assert(new TextDecoder().decode(reply.payload) === "hi");
+ * ```
+ */
+export class Node {
+  readonly #workers = new Map<string, WorkerRecord>();
+  readonly #transports = new Map<number, TransportHandler>();
+  readonly #closeHooks = new Set<() => void | Promise<void>>();
+  readonly #logger: Logger;
+  readonly #capacity: number;
+  #closing: Promise<void> | undefined;
+
+  /**
+   * Creates a node with no workers.
+   *
+   * @example
+   * ```ts
+   * import { Node } from "@sealroute/sealroute/routing";
+   * await using node = new Node({ mailboxCapacity: 64 });
+   * ```
+   */
+  constructor(options: NodeOptions = {}) {
+    this.#logger = options.logger ?? silentLogger;
+    this.#capacity = options.mailboxCapacity ?? DEFAULT_MAILBOX_CAPACITY;
+  }
+
+  /**
+   * The node's logger (for transports and services running on it).
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Node, silentLogger } from "@sealroute/sealroute/routing";
+   * await using node = new Node();
+   * assert(node.logger === silentLogger);
+   * ```
+   */
+  get logger(): Logger {
+    return this.#logger;
+  }
+
+  /**
+   * Whether {@linkcode Node.close} has been called.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Node } from "@sealroute/sealroute/routing";
+   * const node = new Node();
+   * await node.close();
+   * assert(node.closed);
+   * ```
+   */
+  get closed(): boolean {
+    return this.#closing !== undefined;
+  }
+
+  /**
+   * Starts a worker at a local address and returns that address.
+   *
+   * @throws {RouteError} code `address-in-use` or `closed`.
+   * @throws {TypeError} for a non-local address.
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Node } from "@sealroute/sealroute/routing";
+   *
+   * await using node = new Node();
+   * const seen: string[] = [];
+   * node.startWorker("printer", ({ message }) => {
+   *   seen.push(new TextDecoder().decode(message.payload));
+   * }, { incoming: (m) => m.payload.length < 100 });
+   * await node.send("printer", new TextEncoder().encode("hello"));
+   * await node.stopWorker("printer");
+   * assert(seen[0] === "hello");
+   * ```
+   */
+  startWorker(address: AddressLike, handler: WorkerHandler, options: WorkerOptions = {}): Address {
+    const addr = Address.from(address);
+    if (!addr.isLocal) throw new TypeError(`a worker needs a local address, got ${addr}`);
+    if (this.#closing) throw new RouteError("closed", "the node is closed");
+    const key = keyOf(addr);
+    if (this.#workers.has(key)) {
+      throw new RouteError("address-in-use", `a worker already runs at '${addr}'`);
+    }
+    const capacity = options.mailboxCapacity ?? this.#capacity;
+    if (!Number.isInteger(capacity) || capacity < 1) {
+      throw new RangeError(`mailboxCapacity must be a positive integer, got ${capacity}`);
+    }
+    this.#workers.set(key, new WorkerRecord(addr, handler, options, capacity));
+    this.#logger.debug("worker started", { address: addr.toString() });
+    return addr;
+  }
+
+  /**
+   * Whether a worker runs at `address`.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Node } from "@sealroute/sealroute/routing";
+   * await using node = new Node();
+   * assert(!node.hasWorker("nobody"));
+   * ```
+   */
+  hasWorker(address: AddressLike): boolean {
+    return this.#workers.has(keyOf(Address.from(address)));
+  }
+
+  /**
+   * Stops a worker: drops its queued messages, tells stop listeners (with `reason`), waits
+   * for its in-flight handler and its `onStop`. Returns false if no worker ran there.
+   *
+   * A handler must not await stopping its own worker (it would wait for itself).
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Node } from "@sealroute/sealroute/routing";
+   * await using node = new Node();
+   * node.startWorker("w", () => {});
+   * assert(await node.stopWorker("w"));
+   * assert(!(await node.stopWorker("w")));
+   * ```
+   */
+  async stopWorker(address: AddressLike, reason?: Error): Promise<boolean> {
+    const record = this.#workers.get(keyOf(Address.from(address)));
+    if (!record) return false;
+    await this.#stop(record, reason);
+    return true;
+  }
+
+  /**
+   * Connection-closed notification: calls `listener` once when the worker at `address`
+   * stops, with the stop reason. Transports stop a connection's sender worker with a
+   * `TransportError` reason when the connection is lost, so watching a route's first hop
+   * tells you when the link under it went away. If no worker runs there, `listener` is
+   * called soon with `undefined`. Returns a function that cancels the subscription.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Node } from "@sealroute/sealroute/routing";
+   *
+   * await using node = new Node();
+   * node.startWorker("link", () => {});
+   * let why: Error | undefined;
+   * node.onWorkerStopped("link", (reason) => why = reason);
+   * await node.stopWorker("link", new Error("gone"));
+   * assert(why?.message === "gone");
+   * ```
+   */
+  onWorkerStopped(address: AddressLike, listener: StopListener): () => void {
+    const record = this.#workers.get(keyOf(Address.from(address)));
+    if (!record || record.stopped) {
+      let cancelled = false;
+      queueMicrotask(() => {
+        if (!cancelled) listener(undefined);
+      });
+      return () => {
+        cancelled = true;
+      };
+    }
+    record.listeners.add(listener);
+    return () => {
+      record.listeners.delete(listener);
+    };
+  }
+
+  /**
+   * Sends a payload along `route`; resolves once the next local hop accepted it.
+   *
+   * Fails fast, without waiting: `RouteError` code `unknown-address` (no worker at the
+   * first hop), `mailbox-full`, `refused` (incoming hook of the receiving worker or
+   * outgoing hook of `from`), `empty-route`, `no-transport`, `closed`; a transport may
+   * reject with a `TransportError` when it cannot connect.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Node } from "@sealroute/sealroute/routing";
+   * import { RouteError } from "@sealroute/sealroute/errors";
+   *
+   * await using node = new Node();
+   * const err = await node.send("nowhere", new Uint8Array()).catch((e) => e);
+   * assert(err instanceof RouteError && err.code === "unknown-address");
+   * ```
+   */
+  send(route: RouteLike, payload: Uint8Array, options: SendOptions = {}): Promise<void> {
+    try {
+      const from = options.from === undefined ? undefined : Address.from(options.from);
+      const returnRoute = options.returnRoute ?? (from ? [from] : Route.EMPTY);
+      const message = new RoutedMessage({
+        onwardRoute: route,
+        returnRoute,
+        payload,
+        ...(options.localInfo ? { localInfo: options.localInfo } : {}),
+      });
+      return this.#sendFrom(from, message, false).then(() => {});
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /**
+   * Passes on a message with its routes as they are, waiting for mailbox room instead of
+   * failing with `mailbox-full` (backpressure). Transports deliver what they read this way,
+   * so a full mailbox pauses socket reads. Other failures are as for {@linkcode Node.send}.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Node, RoutedMessage } from "@sealroute/sealroute/routing";
+   *
+   * await using node = new Node();
+   * let count = 0;
+   * node.startWorker("sink", () => { count++; }, { mailboxCapacity: 2 });
+   * for (let i = 0; i < 10; i++) {
+   *   await node.deliver(new RoutedMessage({ onwardRoute: "sink" }));
+   * }
+   * await node.stopWorker("sink");
+   * assert(count >= 8);
+   * ```
+   */
+  deliver(message: RoutedMessage, options: DeliverOptions = {}): Promise<void> {
+    try {
+      const from = options.from === undefined ? undefined : Address.from(options.from);
+      return this.#sendFrom(from, message, true).then(() => {});
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /**
+   * Sends `payload` along `route` with a fresh temporary worker as return route and
+   * resolves with the first message that comes back.
+   *
+   * Rejects with `RouteError` code `timeout` (default 30 s), `aborted` (signal), `closed`
+   * (node closed), any `send` error, or the connection's `TransportError` when the
+   * connection that carried the request (its first hop) is lost. Ockam has no error
+   * frame, so a message lost past the first hop surfaces only as `timeout`.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Node } from "@sealroute/sealroute/routing";
+   * import { RouteError } from "@sealroute/sealroute/errors";
+   *
+   * await using node = new Node();
+   * node.startWorker("void", () => {}); // never replies
+   * const err = await node.request("void", new Uint8Array(), { timeout: 10 }).catch((e) => e);
+   * assert(err instanceof RouteError && err.code === "timeout");
+   * ```
+   */
+  request(
+    route: RouteLike,
+    payload: Uint8Array,
+    options: RequestOptions = {},
+  ): Promise<RoutedMessage> {
+    const { timeout = DEFAULT_REQUEST_TIMEOUT, signal, localInfo } = options;
+    if (this.#closing) return Promise.reject(new RouteError("closed", "the node is closed"));
+    if (signal?.aborted) {
+      return Promise.reject(
+        new RouteError("aborted", "the request was aborted", { cause: signal.reason }),
+      );
+    }
+    return new Promise<RoutedMessage>((resolve, reject) => {
+      let done = false;
+      let unwatch: (() => void) | undefined;
+      const tmp = Address.random();
+      const timer = setTimeout(
+        () =>
+          finish(
+            new RouteError("timeout", `no reply from ${Route.from(route)} within ${timeout} ms`),
+          ),
+        timeout,
+      );
+      const onAbort = (): void => {
+        finish(new RouteError("aborted", "the request was aborted", { cause: signal?.reason }));
+      };
+      const finish = (error: Error | undefined, reply?: RoutedMessage): void => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        signal?.removeEventListener("abort", onAbort);
+        unwatch?.();
+        void this.stopWorker(tmp);
+        if (error) reject(error);
+        else resolve(reply!);
+      };
+      this.startWorker(tmp, ({ message }) => finish(undefined, message), {
+        onStop: (reason) => {
+          finish(
+            this.#closing
+              ? new RouteError("closed", "the node closed before a reply arrived")
+              : reason ?? new RouteError("stopped", "the request's reply worker was stopped"),
+          );
+        },
+      });
+      signal?.addEventListener("abort", onAbort, { once: true });
+      let message: RoutedMessage;
+      try {
+        message = new RoutedMessage({
+          onwardRoute: route,
+          returnRoute: [tmp],
+          payload,
+          ...(localInfo ? { localInfo } : {}),
+        });
+      } catch (error) {
+        finish(error as Error);
+        return;
+      }
+      this.#sendFrom(undefined, message, false).then((hop) => {
+        if (done) return;
+        unwatch = this.onWorkerStopped(hop, (reason) => {
+          // Only a stop with a reason (a lost connection, a closing node) fails the request;
+          // a worker that forwarded the message and then stopped normally does not.
+          if (reason) {
+            finish(
+              reason instanceof SealrouteError ? reason : new RouteError("stopped", reason.message),
+            );
+          }
+        });
+      }, (error: Error) => finish(error));
+    });
+  }
+
+  /**
+   * Registers the transport that resolves addresses of `type` (1 TCP, 3 WebSocket, ...).
+   * Returns a function that unregisters it.
+   *
+   * @throws {RouteError} code `transport-in-use` if one is already registered for `type`.
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Address, Node } from "@sealroute/sealroute/routing";
+   *
+   * await using node = new Node();
+   * // A toy transport: every `9#...` address is served by the local worker "gateway".
+   * node.registerTransport(9, { resolve: () => Address.local("gateway") });
+   * let got = 0;
+   * node.startWorker("gateway", () => { got++; });
+   * await node.send("9#anything", new Uint8Array());
+   * await node.stopWorker("gateway");
+   * assert(got === 1);
+   * ```
+   */
+  registerTransport(type: number, handler: TransportHandler): () => void {
+    if (this.#transports.has(type)) {
+      throw new RouteError(
+        "transport-in-use",
+        `a transport is already registered for type ${type}`,
+      );
+    }
+    this.#transports.set(type, handler);
+    return () => {
+      if (this.#transports.get(type) === handler) this.#transports.delete(type);
+    };
+  }
+
+  /**
+   * The transport registered for `type`, if any.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Node } from "@sealroute/sealroute/routing";
+   * await using node = new Node();
+   * assert(node.transport(1) === undefined);
+   * ```
+   */
+  transport(type: number): TransportHandler | undefined {
+    return this.#transports.get(type);
+  }
+
+  /**
+   * Runs `callback` when the node closes (after its workers stopped); for listeners and
+   * other resources that live as long as the node. Returns a function that cancels it.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Node } from "@sealroute/sealroute/routing";
+   * const node = new Node();
+   * let cleaned = false;
+   * node.onClose(() => { cleaned = true; });
+   * await node.close();
+   * assert(cleaned);
+   * ```
+   */
+  onClose(callback: () => void | Promise<void>): () => void {
+    this.#closeHooks.add(callback);
+    return () => {
+      this.#closeHooks.delete(callback);
+    };
+  }
+
+  /**
+   * Closes the node: stops every worker (pending requests reject with `RouteError` code
+   * `closed`), waits for in-flight handlers, closes transports and runs `onClose` callbacks.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Node } from "@sealroute/sealroute/routing";
+   * const node = new Node();
+   * node.startWorker("void", () => {});
+   * const pending = node.request("void", new Uint8Array()).catch((e) => e.code);
+   * await node.close();
+   * assert(await pending === "closed");
+   * ```
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  /**
+   * Same as {@linkcode Node.close}, for `await using`.
+   *
+   * @example
+   * ```ts
+   * import { Node } from "@sealroute/sealroute/routing";
+   * { await using _node = new Node(); }
+   * ```
+   */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  async #close(): Promise<void> {
+    const reason = new RouteError("closed", "the node is closed");
+    await Promise.all([...this.#workers.values()].map((w) => this.#stop(w, reason)));
+    await Promise.all([...this.#transports.values()].map((t) => t.close?.()));
+    this.#transports.clear();
+    for (const hook of [...this.#closeHooks]) {
+      try {
+        await hook();
+      } catch (error) {
+        this.#logger.error("close callback failed", { error });
+      }
+    }
+    this.#closeHooks.clear();
+  }
+
+  #stop(record: WorkerRecord, reason: Error | undefined): Promise<void> {
+    if (record.stopping) return record.stopping;
+    record.stopped = true;
+    if (this.#workers.get(record.key) === record) this.#workers.delete(record.key);
+    const dropped = record.size;
+    record.queue = [];
+    record.head = 0;
+    if (dropped > 0) {
+      this.#logger.debug("worker stopped with queued messages, dropping them", {
+        address: record.address.toString(),
+        dropped,
+      });
+    }
+    const waiters = record.waiters;
+    record.waiters = [];
+    for (const w of waiters) {
+      w.reject(new RouteError("unknown-address", `worker '${record.address}' stopped`));
+    }
+    const listeners = [...record.listeners];
+    record.listeners.clear();
+    for (const listener of listeners) {
+      try {
+        listener(reason);
+      } catch (error) {
+        this.#logger.error("stop listener failed", { address: record.address.toString(), error });
+      }
+    }
+    record.stopping = (async () => {
+      const onStop = (async () => {
+        try {
+          await record.options.onStop?.(reason);
+        } catch (error) {
+          this.#logger.error("onStop failed", { address: record.address.toString(), error });
+        }
+      })();
+      await Promise.all([record.idle, onStop]);
+      this.#logger.debug("worker stopped", { address: record.address.toString() });
+    })();
+    return record.stopping;
+  }
+
+  /** Applies `from`'s outgoing hook (in order, per worker) then routes. */
+  #sendFrom(from: Address | undefined, message: RoutedMessage, wait: boolean): Promise<Address> {
+    const sender = from ? this.#workers.get(keyOf(from)) : undefined;
+    const hook = sender?.options.outgoing;
+    if (!sender || !hook) return this.#route(message, wait);
+    const run = (): Promise<Address> => {
+      const verdict = hook(message);
+      if (verdict === true) return this.#route(message, wait);
+      if (verdict === false) return Promise.reject(this.#refuse(sender, message, "outgoing"));
+      const checked = verdict.then((ok) =>
+        ok ? this.#route(message, wait) : Promise.reject(this.#refuse(sender, message, "outgoing"))
+      );
+      this.#chain(sender, checked);
+      return checked;
+    };
+    // Keep messages from one sender in order while an asynchronous hook is pending.
+    if (sender.outgoingChain) {
+      const next = sender.outgoingChain.then(run);
+      this.#chain(sender, next);
+      return next;
+    }
+    return run();
+  }
+
+  #chain(sender: WorkerRecord, p: Promise<unknown>): void {
+    const settled = p.then(() => {}, () => {});
+    sender.outgoingChain = settled;
+    void settled.then(() => {
+      if (sender.outgoingChain === settled) sender.outgoingChain = undefined;
+    });
+  }
+
+  #refuse(
+    record: WorkerRecord,
+    message: RoutedMessage,
+    direction: "incoming" | "outgoing",
+  ): RouteError {
+    this.#logger.warn(`${direction} access control refused a message`, {
+      worker: record.address.toString(),
+      onwardRoute: message.onwardRoute.toString(),
+      returnRoute: message.returnRoute.toString(),
+    });
+    return new RouteError(
+      "refused",
+      `${direction} access control of '${record.address}' refused the message`,
+    );
+  }
+
+  /** Routes to the first hop; resolves with the local worker address it was queued at. */
+  async #route(message: RoutedMessage, wait: boolean): Promise<Address> {
+    if (this.#closing) throw new RouteError("closed", "the node is closed");
+    let next = message.onwardRoute.next;
+    if (!next) {
+      throw new RouteError("empty-route", "cannot send a message with an empty onward route");
+    }
+    if (!next.isLocal) {
+      const transport = this.#transports.get(next.type);
+      if (!transport) {
+        throw new RouteError(
+          "no-transport",
+          `no transport registered for type ${next.type} (address ${next})`,
+        );
+      }
+      const resolved = transport.resolve(next);
+      next = resolved instanceof Address ? resolved : await resolved;
+      message = message.with({ onwardRoute: message.onwardRoute.popFront().prepend(next) });
+    }
+    let record = this.#workers.get(keyOf(next));
+    if (!record) throw new RouteError("unknown-address", `no worker at '${next}'`);
+    while (record.size >= record.capacity) {
+      if (!wait) {
+        throw new RouteError(
+          "mailbox-full",
+          `the mailbox of '${next}' is full (${record.capacity})`,
+        );
+      }
+      await new Promise<void>((resolve, reject) => record!.waiters.push({ resolve, reject }));
+      if (record.stopped) {
+        record = this.#workers.get(keyOf(next));
+        if (!record) throw new RouteError("unknown-address", `no worker at '${next}'`);
+      }
+    }
+    return this.#enqueue(record, message);
+  }
+
+  #enqueue(record: WorkerRecord, message: RoutedMessage): Address | Promise<Address> {
+    const hook = record.options.incoming;
+    let check: Promise<boolean> | undefined;
+    if (hook) {
+      const verdict = hook(message);
+      if (verdict === false) throw this.#refuse(record, message, "incoming");
+      if (verdict !== true) check = Promise.resolve(verdict).catch(() => false);
+    }
+    record.queue.push({ message, check });
+    if (!record.running) {
+      record.running = true;
+      record.idle = new Promise<void>((resolve) => record.idleResolve = resolve);
+      queueMicrotask(() => void this.#run(record));
+    }
+    if (!check) return record.address;
+    // The message keeps its place in the queue; the sender learns the verdict.
+    return check.then((ok) => {
+      if (!ok) {
+        throw new RouteError(
+          "refused",
+          `incoming access control of '${record.address}' refused the message`,
+        );
+      }
+      return record.address;
+    });
+  }
+
+  async #run(record: WorkerRecord): Promise<void> {
+    try {
+      while (!record.stopped && record.head < record.queue.length) {
+        const entry = record.queue[record.head]!;
+        record.queue[record.head++] = undefined;
+        if (record.head >= 1024 && record.head * 2 >= record.queue.length) {
+          record.queue = record.queue.slice(record.head);
+          record.head = 0;
+        }
+        const waiter = record.waiters.shift();
+        if (waiter) waiter.resolve();
+        if (entry.check && !(await entry.check)) {
+          this.#refuse(record, entry.message, "incoming");
+          continue;
+        }
+        try {
+          const result = record.handler(new Context(entry.message, record.address, this));
+          if (result) await result;
+        } catch (error) {
+          this.#logger.error("worker handler failed", {
+            address: record.address.toString(),
+            error,
+          });
+        }
+      }
+    } finally {
+      record.running = false;
+      record.idleResolve?.();
+    }
+  }
+}

@@ -1,0 +1,353 @@
+// OCKAM_WIRE §2.1: Ockam's TCP protocol over any duplex byte stream.
+import { RouteError, TransportError } from "../errors.ts";
+import {
+  Address,
+  decodeTcpMessage,
+  encodeTcpMessage,
+  type Node,
+  Route,
+  RoutedMessage,
+  type WorkerContext,
+} from "../routing/mod.ts";
+import type { Duplex } from "./duplex.ts";
+import { DEFAULT_MAX_FRAME_SIZE, FrameDecoder } from "./framing.ts";
+
+/** `TcpProtocolVersion::V1`, the byte each side writes first. */
+export const TCP_PROTOCOL_VERSION = 1;
+
+/** A link to a peer node, attached to a local {@linkcode Node} through a sender worker. */
+export interface Connection {
+  /** Same as `close()`, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void>;
+  /** Local address of the connection's sender worker: routes through the peer start here. */
+  readonly address: Address;
+  /** `[address]`, ready to be extended with addresses on the peer node. */
+  readonly route: Route;
+  /**
+   * Resolves (never rejects) once the connection is closed, with why: a `TransportError`
+   * (`connection-closed`, `frame-too-large`, `bad-protocol-version`, `bad-message`, ...),
+   * or the node's `RouteError` `closed`.
+   */
+  readonly closed: Promise<Error>;
+  /** Closes the connection after writing what is queued; resolves once everything is released. */
+  close(): Promise<void>;
+}
+
+/** Options for {@linkcode attachDuplex}. */
+export interface AttachOptions {
+  /** Largest frame body sent or accepted. Default 16 MiB (Ockam's `MAX_MESSAGE_SIZE`). */
+  maxFrameSize?: number;
+  /** A label for log lines (e.g. the peer's `host:port`). */
+  peer?: string;
+}
+
+/** Queued-but-unwritten bytes above which the sender worker waits (backpressure). */
+const HIGH_WATER = 1 << 20;
+/** Frames at least this large are written alone instead of being copied into a batch. */
+const LARGE_FRAME = 16 * 1024;
+/** Size of the reused read buffer for byte streams. */
+const READ_BUFFER = 256 * 1024;
+/** Upper bound of one coalesced write. */
+const BATCH_BYTES = 256 * 1024;
+
+/**
+ * Attaches a duplex byte stream to `node` speaking Ockam's TCP protocol: a version byte
+ * `0x01` each way, then `u32` big-endian length-prefixed CBOR frames.
+ *
+ * A sender worker at a random local address takes messages whose onward route starts
+ * with it, pops itself and writes them (frames queued while a write is in flight go out
+ * as one chunk). Frames read are decoded, get the sender worker's address pushed on the
+ * front of their return route and are delivered to the node with backpressure (reads
+ * pause while the target mailbox is full). Empty onward routes are heartbeats and are
+ * dropped. A bad version byte, an oversized frame or an undecodable body closes the
+ * connection with a `TransportError`; so does losing the stream. The sender worker then
+ * stops with that error as reason, which fails requests routed through it and removes
+ * relays registered over it.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Node, startEcho } from "@sealroute/sealroute/routing";
+ * import { attachDuplex, memoryDuplexPair } from "@sealroute/sealroute/transport";
+ *
+ * await using client = new Node();
+ * await using server = new Node();
+ * startEcho(server);
+ * const [a, b] = memoryDuplexPair();
+ * const link = attachDuplex(client, a);
+ * attachDuplex(server, b);
+ * const reply = await client.request(link.route.append("echo"), new Uint8Array([42]), { timeout: 1000 });
+ * assert(reply.payload[0] === 42);
+ * await link.close();
+ * ```
+ */
+export function attachDuplex(node: Node, duplex: Duplex, options: AttachOptions = {}): Connection {
+  return new DuplexConnection(node, duplex, options);
+}
+
+class DuplexConnection implements Connection {
+  readonly address: Address;
+  readonly route: Route;
+  readonly closed: Promise<Error>;
+  readonly #node: Node;
+  readonly #duplex: Duplex;
+  readonly #max: number;
+  readonly #peer: string;
+  readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
+  readonly #reader: ReadableStreamDefaultReader<Uint8Array> | ReadableStreamBYOBReader;
+  #pending: Uint8Array[] = [new Uint8Array([TCP_PROTOCOL_VERSION])];
+  #pendingBytes = 1;
+  #writing: Promise<void> | undefined;
+  #drainWaiters: (() => void)[] = [];
+  #reason: Error | undefined;
+  #resolveClosed!: (reason: Error) => void;
+  #readLoop: Promise<void>;
+  #tearingDown = false;
+
+  constructor(node: Node, duplex: Duplex, options: AttachOptions) {
+    this.#node = node;
+    this.#duplex = duplex;
+    this.#max = options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE;
+    this.address = Address.random();
+    this.#peer = options.peer ?? this.address.toString();
+    this.route = new Route([this.address]);
+    this.closed = new Promise((resolve) => this.#resolveClosed = resolve);
+    this.#writer = duplex.writable.getWriter();
+    this.#reader = byobReader(duplex.readable) ?? duplex.readable.getReader();
+    node.startWorker(this.address, (ctx) => this.#send(ctx), {
+      onStop: (reason) => this.#teardown(reason),
+    });
+    node.logger.info("connection opened", { peer: this.#peer, sender: this.address.toString() });
+    this.#flush();
+    this.#readLoop = this.#read();
+  }
+
+  close(): Promise<void> {
+    return this.#fail(
+      new TransportError("connection-closed", `connection to ${this.#peer} closed locally`),
+    );
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  /** Stops the sender worker with `reason`; its onStop tears the connection down. */
+  async #fail(reason: Error): Promise<void> {
+    this.#reason ??= reason;
+    await this.#node.stopWorker(this.address, this.#reason);
+    // If the worker was already gone (node closed), wait for the teardown in progress.
+    await this.closed;
+  }
+
+  #send(ctx: WorkerContext): void | Promise<void> {
+    const m = ctx.message;
+    const frame = encodeTcpMessage(
+      new RoutedMessage({
+        onwardRoute: m.onwardRoute.popFront(),
+        returnRoute: m.returnRoute,
+        payload: m.payload,
+      }),
+      { lengthPrefix: true },
+    );
+    if (frame.length - 4 > this.#max) {
+      // Ockam's sender refuses oversized messages; the connection stays up.
+      this.#node.logger.warn("message larger than the maximum frame, dropped", {
+        peer: this.#peer,
+        size: frame.length - 4,
+        max: this.#max,
+      });
+      return;
+    }
+    this.#pending.push(frame);
+    this.#pendingBytes += frame.length;
+    if (!this.#writing) this.#flush();
+    if (this.#pendingBytes > HIGH_WATER) {
+      return new Promise<void>((resolve) => this.#drainWaiters.push(resolve));
+    }
+  }
+
+  #flush(): void {
+    this.#writing = (async () => {
+      try {
+        while (this.#pending.length > 0) {
+          const batch = this.#pending;
+          this.#pending = [];
+          this.#pendingBytes = 0;
+          const waiters = this.#drainWaiters;
+          this.#drainWaiters = [];
+          for (const w of waiters) w();
+          for (const chunk of coalesce(batch)) await this.#writer.write(chunk);
+        }
+      } catch (error) {
+        void this.#fail(
+          new TransportError("write-failed", `writing to ${this.#peer} failed`, { cause: error }),
+        );
+      } finally {
+        this.#writing = undefined;
+      }
+    })();
+  }
+
+  async #read(): Promise<void> {
+    const decoder = new FrameDecoder({ maxFrameSize: this.#max });
+    let versionSeen = false;
+    let reason: Error;
+    try {
+      // With a byte stream we read into one reused buffer: decoded messages copy what they
+      // keep and the frame decoder copies partial frames, so nothing aliases it afterwards.
+      let buffer: ArrayBuffer | undefined = this.#reader instanceof ReadableStreamDefaultReader
+        ? undefined
+        : new ArrayBuffer(READ_BUFFER);
+      for (;;) {
+        const { value, done } = buffer
+          ? await (this.#reader as ReadableStreamBYOBReader).read(new Uint8Array(buffer))
+          : await (this.#reader as ReadableStreamDefaultReader<Uint8Array>).read();
+        if (buffer && value) buffer = value.buffer as ArrayBuffer;
+        if (done) {
+          if (this.#tearingDown) return;
+          decoder.finish();
+          reason = new TransportError("connection-closed", `${this.#peer} closed the connection`);
+          break;
+        }
+        let chunk = value;
+        if (!versionSeen) {
+          if (chunk.length === 0) continue;
+          if (chunk[0] !== TCP_PROTOCOL_VERSION) {
+            throw new TransportError(
+              "bad-protocol-version",
+              `expected TCP protocol version ${TCP_PROTOCOL_VERSION} from ${this.#peer}, got ${
+                chunk[0]
+              }`,
+            );
+          }
+          versionSeen = true;
+          chunk = chunk.subarray(1);
+        }
+        for (const frame of decoder.push(chunk)) {
+          let message: RoutedMessage;
+          try {
+            message = decodeTcpMessage(frame);
+          } catch (error) {
+            throw new TransportError("bad-message", `undecodable frame from ${this.#peer}`, {
+              cause: error,
+            });
+          }
+          if (message.onwardRoute.isEmpty) {
+            this.#node.logger.debug("heartbeat dropped", { peer: this.#peer });
+            continue;
+          }
+          try {
+            await this.#node.deliver(
+              new RoutedMessage({
+                onwardRoute: message.onwardRoute,
+                returnRoute: message.returnRoute.prepend(this.address),
+                payload: message.payload,
+              }),
+            );
+          } catch (error) {
+            if (this.#tearingDown) return;
+            this.#node.logger.warn("incoming message dropped", {
+              peer: this.#peer,
+              onwardRoute: message.onwardRoute.toString(),
+              error,
+            });
+          }
+        }
+      }
+    } catch (error) {
+      if (this.#tearingDown) return;
+      reason = error instanceof TransportError
+        ? error
+        : new TransportError("read-failed", `reading from ${this.#peer} failed`, { cause: error });
+    }
+    this.#node.logger.warn("connection lost", { peer: this.#peer, reason });
+    void this.#fail(reason);
+  }
+
+  async #teardown(reason: Error | undefined): Promise<void> {
+    this.#tearingDown = true;
+    const why = this.#reason ?? reason ??
+      new TransportError("connection-closed", `connection to ${this.#peer} closed`);
+    this.#reason = why;
+    const graceful = why instanceof RouteError ||
+      (why instanceof TransportError && why.code === "connection-closed");
+    if (graceful) {
+      // Write what is queued before closing (bounded: the peer may have stopped reading).
+      await withTimeout(this.#drain(), 1000);
+    }
+    for (const w of this.#drainWaiters) w();
+    this.#drainWaiters = [];
+    try {
+      await this.#reader.cancel();
+    } catch {
+      // the stream may already be errored
+    }
+    try {
+      await this.#duplex.close();
+    } catch {
+      // already closed
+    }
+    try {
+      await this.#writer.abort();
+    } catch {
+      // already closed
+    }
+    await this.#readLoop;
+    await this.#writing;
+    this.#node.logger.info("connection closed", { peer: this.#peer, reason: why.message });
+    this.#resolveClosed(why);
+  }
+
+  async #drain(): Promise<void> {
+    while (this.#writing) await this.#writing;
+  }
+}
+
+function byobReader(readable: ReadableStream<Uint8Array>): ReadableStreamBYOBReader | undefined {
+  try {
+    return readable.getReader({ mode: "byob" });
+  } catch {
+    return undefined; // not a byte stream
+  }
+}
+
+function* coalesce(frames: Uint8Array[]): Generator<Uint8Array> {
+  let start = 0;
+  let bytes = 0;
+  for (let i = 0; i < frames.length; i++) {
+    const size = frames[i]!.length;
+    if (size >= LARGE_FRAME || bytes + size > BATCH_BYTES) {
+      if (i > start) yield concat(frames, start, i, bytes);
+      start = i;
+      bytes = 0;
+      if (size >= LARGE_FRAME) {
+        yield frames[i]!;
+        start = i + 1;
+        continue;
+      }
+    }
+    bytes += size;
+  }
+  if (frames.length > start) yield concat(frames, start, frames.length, bytes);
+}
+
+function concat(frames: Uint8Array[], from: number, to: number, bytes: number): Uint8Array {
+  if (to - from === 1) return frames[from]!;
+  const out = new Uint8Array(bytes);
+  let at = 0;
+  for (let i = from; i < to; i++) {
+    out.set(frames[i]!, at);
+    at += frames[i]!.length;
+  }
+  return out;
+}
+
+async function withTimeout(p: Promise<void>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    await Promise.race([p, new Promise<void>((resolve) => timer = setTimeout(resolve, ms))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

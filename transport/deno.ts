@@ -1,0 +1,291 @@
+/**
+ * Deno adapter: TCP via `Deno.connect`/`Deno.listen` (Ockam's TCP protocol) and a
+ * WebSocket server handler for `Deno.serve`.
+ *
+ * @example Two nodes over TCP loopback
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Node, startEcho } from "@sealroute/sealroute/routing";
+ * import { listenTcp, useTcpTransport } from "@sealroute/sealroute/transport/deno";
+ *
+ * await using server = new Node();
+ * await using client = new Node();
+ * startEcho(server);
+ * useTcpTransport(client);
+ * await using listener = listenTcp(server, { hostname: "127.0.0.1", port: 0 });
+ * const reply = await client.request(`1#127.0.0.1:${listener.port} => echo`, new Uint8Array([7]), { timeout: 2000 });
+ * assert(reply.payload[0] === 7);
+ * ```
+ *
+ * @module
+ */
+import { TransportError } from "../errors.ts";
+import { type Node, TCP } from "../routing/mod.ts";
+import { ConnectionPool } from "./_pool.ts";
+import { attachDuplex, type AttachOptions, type Connection } from "./connection.ts";
+import type { Duplex } from "./duplex.ts";
+import { attachWebSocket, type WebSocketOptions } from "./websocket.ts";
+
+/** Options for {@linkcode listenTcp}. */
+export interface ListenTcpOptions {
+  /** Interface to bind. Default `"127.0.0.1"`. */
+  hostname?: string;
+  /** Port; 0 picks a free one. Default 0. */
+  port?: number;
+  /** Largest frame body accepted or sent. Default 16 MiB. */
+  maxFrameSize?: number;
+  /** Called with each accepted connection. */
+  onConnection?: (connection: Connection) => void;
+}
+
+/** A TCP listener attached to a node; see {@linkcode listenTcp}. */
+export interface TcpListener {
+  /** Same as `close()`, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void>;
+  /** The bound address. */
+  readonly addr: Deno.NetAddr;
+  /** The bound port. */
+  readonly port: number;
+  /** Connections accepted and still open. */
+  readonly connections: ReadonlySet<Connection>;
+  /** Stops accepting and closes the accepted connections. */
+  close(): Promise<void>;
+}
+
+/**
+ * Listens for Ockam TCP connections and attaches each accepted one to `node`; also
+ * registers the TCP transport on `node` so it can route onwards to `1#host:port`. The
+ * listener closes with the node (or earlier with `close()`).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Node } from "@sealroute/sealroute/routing";
+ * import { listenTcp } from "@sealroute/sealroute/transport/deno";
+ *
+ * await using node = new Node();
+ * await using listener = listenTcp(node, { port: 0 });
+ * assert(listener.port > 0 && listener.addr.hostname === "127.0.0.1");
+ * ```
+ */
+export function listenTcp(node: Node, options: ListenTcpOptions = {}): TcpListener {
+  poolOf(node, options.maxFrameSize === undefined ? {} : { maxFrameSize: options.maxFrameSize });
+  const listener = Deno.listen({
+    hostname: options.hostname ?? "127.0.0.1",
+    port: options.port ?? 0,
+  });
+  const addr = listener.addr;
+  const connections = new Set<Connection>();
+  let closing: Promise<void> | undefined;
+  const attach: AttachOptions = options.maxFrameSize === undefined
+    ? {}
+    : { maxFrameSize: options.maxFrameSize };
+  const accepting = (async () => {
+    try {
+      for await (const conn of listener) {
+        const remote = conn.remoteAddr;
+        const connection = attachDuplex(node, tcpDuplex(conn), {
+          ...attach,
+          peer: `${remote.hostname}:${remote.port}`,
+        });
+        connections.add(connection);
+        void connection.closed.then(() => connections.delete(connection));
+        options.onConnection?.(connection);
+      }
+    } catch (error) {
+      if (!closing) node.logger.warn("TCP listener failed", { error });
+    }
+  })();
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      unhook();
+      try {
+        listener.close();
+      } catch {
+        // already closed
+      }
+      await accepting;
+      await Promise.all([...connections].map((c) => c.close()));
+    })();
+    return closing;
+  };
+  const unhook = node.onClose(close);
+  node.logger.info("TCP listener started", { hostname: addr.hostname, port: addr.port });
+  return {
+    addr,
+    port: addr.port,
+    connections,
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+}
+
+/** Options for {@linkcode connectTcp} and {@linkcode useTcpTransport}. */
+export interface TcpOptions {
+  /** Largest frame body accepted or sent. Default 16 MiB. */
+  maxFrameSize?: number;
+}
+
+const pools = new WeakMap<Node, ConnectionPool>();
+
+/**
+ * Registers the TCP transport (type 1) on `node`, once, so routes starting with
+ * `1#host:port` connect (reusing an open connection to the same `host:port`). Connections
+ * close with the node. {@linkcode listenTcp} and {@linkcode connectTcp} call it for you.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Node } from "@sealroute/sealroute/routing";
+ * import { useTcpTransport } from "@sealroute/sealroute/transport/deno";
+ *
+ * await using node = new Node();
+ * useTcpTransport(node);
+ * assert(node.transport(1) !== undefined);
+ * ```
+ */
+export function useTcpTransport(node: Node, options: TcpOptions = {}): void {
+  poolOf(node, options);
+}
+
+function poolOf(node: Node, options: TcpOptions): ConnectionPool {
+  let pool = pools.get(node);
+  if (!pool) {
+    pool = new ConnectionPool((peer) => openTcp(node, peer, options));
+    node.registerTransport(TCP, pool);
+    pools.set(node, pool);
+  }
+  return pool;
+}
+
+/**
+ * Opens a new TCP connection to `host:port` (or `1#host:port`) and attaches it to `node`;
+ * it is also offered for reuse by `1#host:port` routes if none is open yet.
+ *
+ * @throws {TransportError} code `connect-failed`.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Node, startEcho } from "@sealroute/sealroute/routing";
+ * import { connectTcp, listenTcp } from "@sealroute/sealroute/transport/deno";
+ *
+ * await using server = new Node();
+ * await using client = new Node();
+ * startEcho(server);
+ * await using listener = listenTcp(server);
+ * await using link = await connectTcp(client, `127.0.0.1:${listener.port}`);
+ * const reply = await client.request(link.route.append("echo"), new Uint8Array([1]), { timeout: 2000 });
+ * assert(reply.payload[0] === 1);
+ * ```
+ */
+export async function connectTcp(
+  node: Node,
+  peer: string,
+  options: TcpOptions = {},
+): Promise<Connection> {
+  const target = peer.startsWith("1#") ? peer.slice(2) : peer;
+  const pool = poolOf(node, options);
+  const connection = await openTcp(node, target, options);
+  pool.add(target, connection);
+  return connection;
+}
+
+async function openTcp(node: Node, peer: string, options: TcpOptions): Promise<Connection> {
+  const colon = peer.lastIndexOf(":");
+  const hostname = peer.slice(0, colon).replace(/^\[(.*)\]$/, "$1");
+  const port = Number(peer.slice(colon + 1));
+  if (colon < 0 || !Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new TransportError("bad-address", `expected host:port, got '${peer}'`);
+  }
+  let conn: Deno.TcpConn;
+  try {
+    conn = await Deno.connect({ hostname, port });
+  } catch (error) {
+    throw new TransportError("connect-failed", `could not connect to ${peer}`, { cause: error });
+  }
+  conn.setNoDelay(true);
+  return attachDuplex(node, tcpDuplex(conn), {
+    peer,
+    ...(options.maxFrameSize === undefined ? {} : { maxFrameSize: options.maxFrameSize }),
+  });
+}
+
+/**
+ * Wraps a Deno TCP connection as a {@linkcode Duplex}.
+ *
+ * @example
+ * ```ts
+ * import { tcpDuplex } from "@sealroute/sealroute/transport/deno";
+ *
+ * using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+ * const accepted = listener.accept();
+ * const duplex = tcpDuplex(await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port }));
+ * const other = tcpDuplex(await accepted);
+ * await duplex.close();
+ * await other.close();
+ * ```
+ */
+export function tcpDuplex(conn: Deno.Conn): Duplex {
+  let closed = false;
+  return {
+    readable: conn.readable,
+    writable: conn.writable,
+    close: (): Promise<void> => {
+      if (!closed) {
+        closed = true;
+        try {
+          conn.close();
+        } catch {
+          // the streams may have closed the resource already
+        }
+      }
+      return Promise.resolve();
+    },
+  };
+}
+
+/** Options for {@linkcode webSocketHandler}. */
+export interface WebSocketHandlerOptions extends WebSocketOptions {
+  /** Called with each accepted connection. */
+  onConnection?: (connection: Connection) => void;
+}
+
+/**
+ * A `Deno.serve` handler that upgrades requests to WebSockets and attaches each to `node`
+ * (BARE `TransportMessage`s, OCKAM_WIRE §2.2). Requests without an upgrade get 426.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Node, startEcho } from "@sealroute/sealroute/routing";
+ * import { connectWebSocket } from "@sealroute/sealroute/transport";
+ * import { webSocketHandler } from "@sealroute/sealroute/transport/deno";
+ *
+ * await using server = new Node();
+ * startEcho(server);
+ * const http = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, webSocketHandler(server));
+ * {
+ *   await using client = new Node();
+ *   const link = await connectWebSocket(client, `ws://127.0.0.1:${http.addr.port}`);
+ *   const reply = await client.request(link.route.append("echo"), new Uint8Array([5]), { timeout: 2000 });
+ *   assert(reply.payload[0] === 5);
+ * }
+ * await server.close();
+ * await http.shutdown();
+ * ```
+ */
+export function webSocketHandler(
+  node: Node,
+  options: WebSocketHandlerOptions = {},
+): (req: Request) => Response {
+  const { onConnection, ...wsOptions } = options;
+  return (req: Request): Response => {
+    if (req.headers.get("upgrade")?.toLowerCase() !== "websocket") {
+      return new Response("expected a WebSocket upgrade", { status: 426 });
+    }
+    const { socket, response } = Deno.upgradeWebSocket(req);
+    const connection = attachWebSocket(node, socket, wsOptions);
+    onConnection?.(connection);
+    return response;
+  };
+}

@@ -1,0 +1,47 @@
+/**
+ * Moving routed messages between nodes, runtime-free: the {@linkcode Duplex} seam,
+ * length-prefixed framing as Web Streams, Ockam's TCP protocol over any duplex
+ * ({@linkcode attachDuplex}), and the WebSocket transport using the standard `WebSocket`
+ * ({@linkcode connectWebSocket}). Deno's TCP and `Deno.serve` glue is in
+ * `@sealroute/sealroute/transport/deno`.
+ *
+ * @example Two nodes over an in-memory duplex
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Node, startEcho } from "@sealroute/sealroute/routing";
+ * import { attachDuplex, memoryDuplexPair } from "@sealroute/sealroute/transport";
+ *
+ * await using alice = new Node();
+ * await using bob = new Node();
+ * startEcho(bob);
+ * const [a, b] = memoryDuplexPair();
+ * const toBob = attachDuplex(alice, a);
+ * attachDuplex(bob, b);
+ * const reply = await alice.request(toBob.route.append("echo"), new TextEncoder().encode("hi"), { timeout: 1000 });
+ * assert(new TextDecoder().decode(reply.payload) === "hi");
+ * ```
+ *
+ * @module
+ */
+export { type Duplex, memoryDuplexPair } from "./duplex.ts";
+export {
+  DEFAULT_MAX_FRAME_SIZE,
+  encodeFrames,
+  FrameDecoder,
+  FrameDecoderStream,
+  FrameEncoderStream,
+  type FramingOptions,
+} from "./framing.ts";
+export {
+  attachDuplex,
+  type AttachOptions,
+  type Connection,
+  TCP_PROTOCOL_VERSION,
+} from "./connection.ts";
+export {
+  attachWebSocket,
+  connectWebSocket,
+  useWebSocketTransport,
+  type WebSocketOptions,
+  type WebSocketTransport,
+} from "./websocket.ts";

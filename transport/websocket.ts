@@ -1,0 +1,331 @@
+// OCKAM_WIRE §2.2: WebSocket transport, one BARE TransportMessage per binary frame.
+import { RouteError, TransportError } from "../errors.ts";
+import {
+  Address,
+  decodeTransportMessage,
+  encodeTransportMessage,
+  type Node,
+  Route,
+  RoutedMessage,
+  WS,
+} from "../routing/mod.ts";
+import { ConnectionPool } from "./_pool.ts";
+import type { Connection } from "./connection.ts";
+import { DEFAULT_MAX_FRAME_SIZE } from "./framing.ts";
+
+/** Options for {@linkcode attachWebSocket} and {@linkcode connectWebSocket}. */
+export interface WebSocketOptions {
+  /** Largest message accepted or sent, in bytes. Default 16 MiB. */
+  maxMessageSize?: number;
+  /** A label for log lines (e.g. the URL). */
+  peer?: string;
+}
+
+/** Bytes buffered by the socket above which the sender worker waits. */
+const HIGH_WATER = 4 << 20;
+/** How long close() waits for the closing handshake. */
+const CLOSE_WAIT = 2000;
+
+/**
+ * Attaches a standard `WebSocket` (open or still connecting) to `node`: each binary
+ * message is one BARE `TransportMessage`; messages to the connection's sender worker are
+ * sent version 1 with its address popped, messages received get it pushed on their return
+ * route and are delivered in order. Heartbeats (empty onward route) are ignored. A text
+ * frame, an undecodable or oversized message closes the connection with a `TransportError`.
+ *
+ * Unlike TCP, a WebSocket cannot pause reads: received messages wait in an in-memory queue
+ * while a mailbox is full.
+ *
+ * @example
+ * ```ts ignore
+ * import { Node } from "@sealroute/sealroute/routing";
+ * import { attachWebSocket } from "@sealroute/sealroute/transport";
+ *
+ * const node = new Node();
+ * const link = attachWebSocket(node, new WebSocket("ws://127.0.0.1:8080"));
+ * await node.send(link.route.append("echo"), new Uint8Array([1]));
+ * ```
+ */
+export function attachWebSocket(
+  node: Node,
+  socket: WebSocket,
+  options: WebSocketOptions = {},
+): Connection {
+  return new WebSocketConnection(node, socket, options);
+}
+
+/**
+ * Opens a WebSocket to `url` (`ws://host:port` or `3#host:port`) with the standard
+ * `WebSocket` global and attaches it to `node`; resolves once it is open.
+ *
+ * @throws {TransportError} code `connect-failed` when the socket does not open.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Node } from "@sealroute/sealroute/routing";
+ * import { connectWebSocket } from "@sealroute/sealroute/transport";
+ * import { TransportError } from "@sealroute/sealroute/errors";
+ *
+ * await using node = new Node();
+ * // Nothing listens on port 9 (discard) here: the connection attempt fails with a typed error.
+ * const err = await connectWebSocket(node, "ws://127.0.0.1:9").catch((e) => e);
+ * assert(err instanceof TransportError && err.code === "connect-failed");
+ * ```
+ */
+export async function connectWebSocket(
+  node: Node,
+  url: string,
+  options: WebSocketOptions = {},
+): Promise<Connection> {
+  const target = toUrl(url);
+  const connection = new WebSocketConnection(node, new WebSocket(target), {
+    peer: target,
+    ...options,
+  });
+  await connection.opened;
+  useWebSocketTransport(node).add(peerOf(target), connection);
+  return connection;
+}
+
+/** The WebSocket transport of a node, created by {@linkcode useWebSocketTransport}. */
+export interface WebSocketTransport {
+  /** Opens (or reuses) a connection to `host:port`. */
+  get(peer: string): Promise<Connection>;
+  /** Offers a connection for reuse under `host:port`; it closes with the node. */
+  add(peer: string, connection: Connection): void;
+}
+
+const transports = new WeakMap<Node, ConnectionPool>();
+
+/**
+ * Registers the WebSocket transport (type 3) on `node`, once: routes starting with
+ * `3#host:port` then connect to `ws://host:port`, reusing an open connection.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Node } from "@sealroute/sealroute/routing";
+ * import { useWebSocketTransport } from "@sealroute/sealroute/transport";
+ *
+ * await using node = new Node();
+ * assert(useWebSocketTransport(node) === useWebSocketTransport(node));
+ * assert(node.transport(3) !== undefined);
+ * ```
+ */
+export function useWebSocketTransport(
+  node: Node,
+  options: WebSocketOptions = {},
+): WebSocketTransport {
+  let pool = transports.get(node);
+  if (!pool) {
+    pool = new ConnectionPool(async (peer) => {
+      const target = toUrl(peer);
+      const connection = new WebSocketConnection(node, new WebSocket(target), {
+        peer: target,
+        ...options,
+      });
+      await connection.opened;
+      return connection;
+    });
+    node.registerTransport(WS, pool);
+    transports.set(node, pool);
+  }
+  return pool;
+}
+
+function toUrl(target: string): string {
+  if (target.startsWith("3#")) return `ws://${target.slice(2)}`;
+  if (/^wss?:\/\//.test(target)) return target;
+  return `ws://${target}`;
+}
+
+function peerOf(url: string): string {
+  const u = new URL(url);
+  return u.host;
+}
+
+class WebSocketConnection implements Connection {
+  readonly address: Address;
+  readonly route: Route;
+  readonly closed: Promise<Error>;
+  readonly opened: Promise<void>;
+  readonly #node: Node;
+  readonly #socket: WebSocket;
+  readonly #max: number;
+  readonly #peer: string;
+  readonly #socketClosed: Promise<void>;
+  #inbox: Promise<void> = Promise.resolve();
+  #reason: Error | undefined;
+  #resolveClosed!: (reason: Error) => void;
+  #tearingDown = false;
+
+  constructor(node: Node, socket: WebSocket, options: WebSocketOptions) {
+    this.#node = node;
+    this.#socket = socket;
+    this.#max = options.maxMessageSize ?? DEFAULT_MAX_FRAME_SIZE;
+    this.address = Address.random();
+    this.#peer = options.peer ?? this.address.toString();
+    this.route = new Route([this.address]);
+    this.closed = new Promise((resolve) => this.#resolveClosed = resolve);
+    socket.binaryType = "arraybuffer";
+    this.#socketClosed = new Promise<void>((resolve) => {
+      if (socket.readyState === WebSocket.CLOSED) resolve();
+      socket.addEventListener("close", () => resolve(), { once: true });
+    });
+    this.opened = new Promise<void>((resolve, reject) => {
+      if (socket.readyState === WebSocket.OPEN) return resolve();
+      socket.addEventListener("open", () => resolve(), { once: true });
+      void this.closed.then((reason) =>
+        reject(
+          new TransportError("connect-failed", `WebSocket to ${this.#peer} did not open`, {
+            cause: reason,
+          }),
+        )
+      );
+    });
+    this.opened.catch(() => {});
+    socket.addEventListener("message", (event) => this.#onMessage(event));
+    socket.addEventListener("close", (event) => {
+      void this.#fail(
+        new TransportError(
+          "connection-closed",
+          `WebSocket to ${this.#peer} closed (code ${event.code})`,
+        ),
+      );
+    });
+    socket.addEventListener("error", () => {
+      void this.#fail(new TransportError("websocket-error", `WebSocket to ${this.#peer} failed`));
+    });
+    node.startWorker(this.address, (ctx) => this.#send(ctx.message), {
+      onStop: (reason) => this.#teardown(reason),
+    });
+    node.logger.info("connection opened", { peer: this.#peer, sender: this.address.toString() });
+  }
+
+  close(): Promise<void> {
+    return this.#fail(
+      new TransportError("connection-closed", `connection to ${this.#peer} closed locally`),
+    );
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  async #fail(reason: Error): Promise<void> {
+    this.#reason ??= reason;
+    await this.#node.stopWorker(this.address, this.#reason);
+    await this.closed;
+  }
+
+  #onMessage(event: MessageEvent): void {
+    if (this.#tearingDown) return;
+    if (!(event.data instanceof ArrayBuffer)) {
+      void this.#fail(
+        new TransportError("bad-message", `expected binary WebSocket messages from ${this.#peer}`),
+      );
+      return;
+    }
+    const bytes = new Uint8Array(event.data);
+    if (bytes.length > this.#max) {
+      void this.#fail(
+        new TransportError(
+          "frame-too-large",
+          `expected at most ${this.#max} bytes, got ${bytes.length}`,
+        ),
+      );
+      return;
+    }
+    let message: RoutedMessage;
+    try {
+      message = decodeTransportMessage(bytes);
+    } catch (error) {
+      void this.#fail(
+        new TransportError("bad-message", `undecodable message from ${this.#peer}`, {
+          cause: error,
+        }),
+      );
+      return;
+    }
+    if (message.onwardRoute.isEmpty) {
+      this.#node.logger.debug("heartbeat dropped", { peer: this.#peer });
+      return;
+    }
+    const incoming = new RoutedMessage({
+      onwardRoute: message.onwardRoute,
+      returnRoute: message.returnRoute.prepend(this.address),
+      payload: message.payload,
+    });
+    this.#inbox = this.#inbox.then(() =>
+      this.#tearingDown ? undefined : this.#node.deliver(incoming).catch((error) => {
+        if (!this.#tearingDown) {
+          this.#node.logger.warn("incoming message dropped", {
+            peer: this.#peer,
+            onwardRoute: incoming.onwardRoute.toString(),
+            error,
+          });
+        }
+      })
+    );
+  }
+
+  async #send(m: RoutedMessage): Promise<void> {
+    const bytes = encodeTransportMessage(
+      new RoutedMessage({
+        onwardRoute: m.onwardRoute.popFront(),
+        returnRoute: m.returnRoute,
+        payload: m.payload,
+      }),
+    );
+    if (bytes.length > this.#max) {
+      this.#node.logger.warn("message larger than the maximum, dropped", {
+        peer: this.#peer,
+        size: bytes.length,
+      });
+      return;
+    }
+    if (this.#socket.readyState === WebSocket.CONNECTING) {
+      try {
+        await this.opened;
+      } catch {
+        return;
+      }
+    }
+    if (this.#socket.readyState !== WebSocket.OPEN) {
+      this.#node.logger.debug("socket not open, message dropped", { peer: this.#peer });
+      return;
+    }
+    this.#socket.send(bytes as Uint8Array<ArrayBuffer>);
+    // WebSocket has no write promise: poll bufferedAmount for backpressure (bounded waits).
+    for (let i = 0; i < 10_000 && this.#socket.bufferedAmount > HIGH_WATER; i++) {
+      if (this.#socket.readyState !== WebSocket.OPEN || this.#tearingDown) break;
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+  }
+
+  async #teardown(reason: Error | undefined): Promise<void> {
+    this.#tearingDown = true;
+    const why = this.#reason ?? reason ??
+      new TransportError("connection-closed", `connection to ${this.#peer} closed`);
+    this.#reason = why;
+    const state = this.#socket.readyState;
+    if (state === WebSocket.OPEN || state === WebSocket.CONNECTING) {
+      try {
+        this.#socket.close(
+          why instanceof RouteError || why.message.includes("locally") ? 1000 : 4000,
+        );
+      } catch {
+        // closing a socket that is already closing
+      }
+    }
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      this.#socketClosed,
+      new Promise((resolve) => timer = setTimeout(resolve, CLOSE_WAIT)),
+    ]);
+    clearTimeout(timer);
+    await this.#inbox;
+    this.#node.logger.info("connection closed", { peer: this.#peer, reason: why.message });
+    this.#resolveClosed(why);
+  }
+}
