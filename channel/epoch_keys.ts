@@ -100,6 +100,16 @@ export class EpochKeys<K extends Rekeyable<K>> {
     if (epoch !== this.#newest && epoch !== this.#frontier) this.#keys.delete(epoch);
   }
 
+  /** The newest epoch a frame authenticated in. */
+  get newest(): number {
+    return this.#newest;
+  }
+
+  /** The epochs whose keys are held (or being derived) now. */
+  heldEpochs(): number[] {
+    return [...this.#keys.keys()];
+  }
+
   /** How many epoch keys are held now (for tests and memory accounting). */
   get size(): number {
     return this.#keys.size;

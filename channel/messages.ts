@@ -17,10 +17,8 @@ export type ChannelMessage =
   | { readonly kind: "payload"; readonly message: RoutedMessage }
   | {
     readonly kind: "refresh-credentials";
-    /** The change history as a decoded CBOR value (the array of changes). */
-    readonly changeHistory: unknown;
-    /** The credentials as decoded CBOR values. */
-    readonly credentials: readonly unknown[];
+    /** The CBOR `RefreshCredentialsMessage` (`[change_history, credentials]`), for identity to decode. */
+    readonly body: Uint8Array;
   }
   | { readonly kind: "close" };
 
@@ -35,8 +33,8 @@ const DECODE_OPTIONS = {
   tags: [],
 } as const;
 
-const EMPTY = new Uint8Array();
 const PAYLOAD_HEAD = new Uint8Array([0x82, 0x82, 0x00, 0x81]);
+const REFRESH_HEAD = new Uint8Array([0x82, 0x82, 0x01, 0x81]);
 const EMPTY_BSTR = new Uint8Array([0x40]);
 
 /** `Close` exactly as Ockam writes it: `82 82 02 80 40`. */
@@ -64,7 +62,7 @@ export function encodeChannelMessage(message: ChannelMessage): Uint8Array {
       // [[0, [<the TCP body's [onward, return, payload]>]], h''], sharing routing's encoder.
       return concat(PAYLOAD_HEAD, encodeTcpMessage(message.message), EMPTY_BSTR);
     case "refresh-credentials":
-      return encode([[1, [[message.changeHistory, message.credentials]]], EMPTY]);
+      return concat(REFRESH_HEAD, message.body, EMPTY_BSTR);
     case "close":
       return CLOSE_BYTES.slice();
   }
@@ -107,7 +105,7 @@ export function decodeChannelMessage(bytes: Uint8Array): ChannelMessage {
   }
   if (variant === 1) {
     if (body.length !== 2 || !Array.isArray(body[1])) throw shape("[change_history, credentials]");
-    return { kind: "refresh-credentials", changeHistory: body[0], credentials: body[1] };
+    return { kind: "refresh-credentials", body: encode(body) };
   }
   if (body.length !== 3 || !(body[2] instanceof Uint8Array)) {
     throw shape("[onward, return, payload]");

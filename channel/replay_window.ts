@@ -71,6 +71,15 @@ export class ReplayWindow {
     this.#bits[slot >>> 5]! |= 1 << (slot & 31);
   }
 
+  /** Whether every nonce in `[start, start + count)` was recorded (false once any left the window). */
+  allRecorded(start: number, count: number): boolean {
+    if (this.#highest - start >= this.#size) return false;
+    for (let n = start; n < start + count; n++) {
+      if (n > this.#highest || !this.#isSet(n)) return false;
+    }
+    return true;
+  }
+
   #isSet(nonce: number): boolean {
     const slot = nonce % this.#size;
     return (this.#bits[slot >>> 5]! & (1 << (slot & 31))) !== 0;

@@ -298,6 +298,22 @@ export class Node {
   }
 
   /**
+   * The addresses of the workers running now, for inspection and tests.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Node } from "@sealroute/sealroute/routing";
+   * await using node = new Node();
+   * node.startWorker("a", () => {});
+   * assert.deepEqual(node.workerAddresses().map(String), ["a"]);
+   * ```
+   */
+  workerAddresses(): Address[] {
+    return [...this.#workers.values()].filter((w) => !w.stopped).map((w) => w.address);
+  }
+
+  /**
    * Stops a worker: drops its queued messages, tells stop listeners (with `reason`), waits
    * for its in-flight handler and its `onStop`. Returns false if no worker ran there.
    *

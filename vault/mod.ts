@@ -37,5 +37,6 @@ export * from "./hash.ts";
 export * from "./key_agreement.ts";
 export * from "./key_store.ts";
 export * from "./signing.ts";
+export * from "./sync_hash.ts";
 export * from "./vault.ts";
 export { SealrouteError, VaultError } from "../errors.ts";

@@ -1,0 +1,66 @@
+// What both ends of the Ockam handshake share: the identity payload each sends in
+// messages 2 and 3 (OCKAM_WIRE §3.2), and the checks on the one it receives.
+import { HandshakeError, SealrouteError } from "../errors.ts";
+import {
+  encodeIdentityAndCredentials,
+  type SecureChannelKey,
+  verifyIdentityAndCredentials,
+} from "../identity/mod.ts";
+import type { Node } from "../routing/node.ts";
+import { HandshakeState } from "./handshake_state.ts";
+import type { ChannelPeer, SecureChannelOptions } from "./secure_channel_options.ts";
+import { OCKAM_XX_PROTOCOL_NAME } from "./suite.ts";
+
+/** This end's Noise state, static key and handshake payload. */
+export interface LocalHandshake {
+  hs: HandshakeState;
+  payload: Uint8Array;
+}
+
+export async function startHandshake(
+  options: SecureChannelOptions,
+  initiator: boolean,
+): Promise<LocalHandshake> {
+  const clock = options.clock ? { clock: options.clock } : {};
+  const key: SecureChannelKey = await options.identity.secureChannelKey(clock);
+  const hs = await HandshakeState.create({
+    protocolName: OCKAM_XX_PROTOCOL_NAME,
+    initiator,
+    staticKey: key.key,
+  });
+  const payload = encodeIdentityAndCredentials({
+    changeHistory: options.identity.changeHistory,
+    purposeKeyAttestation: key.attestation,
+    credentials: [...(options.credentials ?? options.identity.credentials)],
+  });
+  return { hs, payload };
+}
+
+/**
+ * Checks the peer's identity payload against the Noise static key it used, its
+ * credentials against the authorities, and the trust policy (Ockam's
+ * `process_identity_payload_static`). Throws `TrustError`/`DecodeError` on refusal.
+ */
+export async function verifyPeer(
+  hs: HandshakeState,
+  payload: Uint8Array,
+  options: SecureChannelOptions,
+): Promise<ChannelPeer> {
+  const remoteStaticKey = hs.remoteStaticKey;
+  if (!remoteStaticKey) throw new HandshakeError("missing-key", "the peer sent no static key");
+  const verified = await verifyIdentityAndCredentials(payload, {
+    remoteStaticKey,
+    ...(options.authorities ? { authorities: options.authorities } : {}),
+    ...(options.trustPolicy ? { trustPolicy: options.trustPolicy } : {}),
+    ...(options.clock ? { clock: options.clock } : {}),
+  });
+  return { identifier: verified.identity.identifier, attributes: verified.attributes };
+}
+
+/** Logs a handshake failure without secrets: its code and message. */
+export function logFailure(node: Node, what: string, error: unknown): void {
+  const fields = error instanceof SealrouteError
+    ? { code: error.code, error: error.message }
+    : { error: String(error) };
+  node.logger.warn(what, fields);
+}

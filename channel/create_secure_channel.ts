@@ -1,0 +1,133 @@
+/**
+ * The initiator's side of Ockam's secure-channel handshake.
+ *
+ * @module
+ */
+import { ChannelError } from "../errors.ts";
+import { Address } from "../routing/address.ts";
+import type { Node } from "../routing/node.ts";
+import { Route, type RouteLike } from "../routing/route.ts";
+import { Decryptor } from "./decryptor.ts";
+import { Encryptor } from "./encryptor.ts";
+import { SecureChannel } from "./secure_channel.ts";
+import { DEFAULT_HANDSHAKE_TIMEOUT, type SecureChannelOptions } from "./secure_channel_options.ts";
+import { startHandshake, verifyPeer } from "./_handshake.ts";
+
+/** Options of {@linkcode createSecureChannel}. */
+export interface CreateSecureChannelOptions extends SecureChannelOptions {
+  /** Cancels the handshake (`ChannelError` `aborted`); everything it started is freed. */
+  signal?: AbortSignal;
+}
+
+/**
+ * Opens a mutually authenticated channel to the listener at the end of `route` (Noise XX
+ * with Ockam's profile; messages 2 and 3 carry each side's identity, purpose-key
+ * attestation and credentials). Resolves once message 3 is sent, as in Ockam.
+ *
+ * Fails with `HandshakeError` for a tampered or malformed message 2, `TrustError` when
+ * the responder's identity or credentials do not satisfy `trustPolicy`, `ChannelError`
+ * `handshake-timeout` or `aborted`, or the routing error of the first send. A failed
+ * handshake leaves no worker behind. If the responder refuses this end after message 3,
+ * it closes the channel: {@linkcode SecureChannel.closed} then resolves with
+ * `closed-by-peer` and sends fail with that error.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { createSecureChannel, createSecureChannelListener } from "@sealroute/sealroute/channel";
+ * import { createIdentity, trustIdentifiers } from "@sealroute/sealroute/identity";
+ * import { Node, startEcho } from "@sealroute/sealroute/routing";
+ * import { Vault } from "@sealroute/sealroute/vault";
+ *
+ * await using node = new Node();
+ * startEcho(node);
+ * const server = await createIdentity(new Vault());
+ * await createSecureChannelListener(node, "api", { identity: server });
+ * const channel = await createSecureChannel(node, "api", {
+ *   identity: await createIdentity(new Vault()),
+ *   trustPolicy: trustIdentifiers(server.identifier),
+ * });
+ * assert.equal(channel.remoteIdentifier, server.identifier);
+ * await channel.close();
+ * ```
+ */
+export async function createSecureChannel(
+  node: Node,
+  route: RouteLike,
+  options: CreateSecureChannelOptions,
+): Promise<SecureChannel> {
+  options.signal?.throwIfAborted();
+  const { hs, payload } = await startHandshake(options, true);
+  const decryptorAddress = Address.random();
+  const encryptorAddress = Address.random();
+  const { promise, resolve, reject } = deferred<SecureChannel>();
+  let channel: SecureChannel | undefined;
+  let settled = false;
+
+  const finish = (error?: unknown): void => {
+    if (settled) return;
+    settled = true;
+    clearTimeout(timer);
+    options.signal?.removeEventListener("abort", onAbort);
+    if (error === undefined) return resolve(channel!);
+    // Reject once the handshake's worker is gone, so a refused caller finds nothing left.
+    const freed = channel ? channel.close() : node.stopWorker(decryptorAddress);
+    void freed.finally(() => reject(error));
+  };
+  const timeout = options.timeout ?? DEFAULT_HANDSHAKE_TIMEOUT;
+  const timer = setTimeout(
+    () => finish(new ChannelError("handshake-timeout", `no handshake reply within ${timeout} ms`)),
+    timeout,
+  );
+  const onAbort = () => finish(new ChannelError("aborted", "the handshake was aborted"));
+  options.signal?.addEventListener("abort", onAbort);
+
+  node.startWorker(decryptorAddress, async (ctx) => {
+    if (channel) return channel.receive(ctx);
+    if (settled) return;
+    try {
+      // Message 2: the responder's e, s and identity payload.
+      const peerPayload = await hs.readMessage(ctx.message.payload);
+      const remoteRoute = ctx.message.returnRoute;
+      const peer = await verifyPeer(hs, peerPayload, options);
+      const message3 = await hs.writeMessage(payload);
+      const [toResponder, toInitiator] = await hs.split();
+      if (settled) return;
+      const windowSize = options.replayWindow ? { windowSize: options.replayWindow } : {};
+      channel = new SecureChannel({
+        node,
+        role: "initiator",
+        encryptorAddress,
+        decryptorAddress,
+        remoteRoute,
+        encryptor: new Encryptor(toResponder),
+        decryptor: new Decryptor(toInitiator, windowSize),
+        peer,
+        options,
+      });
+      await node.send(remoteRoute, message3, { from: decryptorAddress });
+      finish();
+    } catch (error) {
+      finish(error);
+    }
+  });
+  // Message 1: e, with the empty payload Ockam sends.
+  hs.writeMessage(new Uint8Array())
+    .then((message1) => node.send(Route.from(route), message1, { from: decryptorAddress }))
+    .catch(finish);
+  return promise;
+}
+
+function deferred<T>(): {
+  promise: Promise<T>;
+  resolve: (value: T) => void;
+  reject: (error: unknown) => void;
+} {
+  let resolve!: (value: T) => void;
+  let reject!: (error: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}

@@ -1,0 +1,380 @@
+/**
+ * An open secure channel: the encryptor worker local code sends plaintext to, and the
+ * decryptor worker the peer's frames arrive at (Ockam's `encryptor` and
+ * `decryptor_remote` addresses). Created by {@linkcode createSecureChannel} or accepted by
+ * a listener.
+ *
+ * @module
+ */
+import { ChannelError, SealrouteError } from "../errors.ts";
+import { decodeRefreshCredentials, importIdentity, verifyCredential } from "../identity/mod.ts";
+import type { Address } from "../routing/address.ts";
+import type { Node, RequestOptions, WorkerContext } from "../routing/node.ts";
+import { Route, type RouteLike } from "../routing/route.ts";
+import { LOCAL_INFO_IDENTIFIER, RoutedMessage } from "../routing/routed_message.ts";
+import type { Decryptor } from "./decryptor.ts";
+import type { Encryptor } from "./encryptor.ts";
+import { decodeChannelMessage, encodeChannelMessage } from "./messages.ts";
+import {
+  type ChannelPeer,
+  LOCAL_INFO_ATTRIBUTES,
+  LOCAL_INFO_CHANNEL,
+  type SecureChannelOptions,
+} from "./secure_channel_options.ts";
+
+/** Internal wiring handed from a handshake to the channel it opens. */
+export interface ChannelParts {
+  node: Node;
+  role: "initiator" | "responder";
+  encryptorAddress: Address;
+  decryptorAddress: Address;
+  remoteRoute: Route;
+  encryptor: Encryptor;
+  decryptor: Decryptor;
+  peer: ChannelPeer;
+  options: SecureChannelOptions;
+}
+
+/** A pair of Web Streams of messages through a channel to one destination. */
+export interface ChannelStream {
+  /** Payloads of the messages that come back to this stream. */
+  readonly readable: ReadableStream<Uint8Array>;
+  /** Each chunk written is sent as one message through the channel. */
+  readonly writable: WritableStream<Uint8Array>;
+}
+
+/**
+ * One end of an open, mutually authenticated channel. Route plaintext through it with
+ * `[channel.address, ...destination]`; every message delivered from it carries the
+ * peer's identifier and attributes in its local info.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { createSecureChannel, createSecureChannelListener } from "@sealroute/sealroute/channel";
+ * import { createIdentity } from "@sealroute/sealroute/identity";
+ * import { Node, startEcho } from "@sealroute/sealroute/routing";
+ * import { Vault } from "@sealroute/sealroute/vault";
+ *
+ * await using node = new Node();
+ * startEcho(node);
+ * await createSecureChannelListener(node, "api", { identity: await createIdentity(new Vault()) });
+ * const channel = await createSecureChannel(node, "api", { identity: await createIdentity(new Vault()) });
+ * const reply = await channel.request("echo", new TextEncoder().encode("hello"));
+ * assert.equal(new TextDecoder().decode(reply.payload), "hello");
+ * await channel.close();
+ * ```
+ */
+export class SecureChannel implements AsyncDisposable {
+  #node: Node;
+  #role: "initiator" | "responder";
+  #encryptorAddress: Address;
+  #decryptorAddress: Address;
+  #remoteRoute: Route;
+  #lastNonce = 0;
+  #encryptor: Encryptor;
+  #decryptor: Decryptor;
+  #peer: ChannelPeer;
+  #options: SecureChannelOptions;
+  #maxInFlight: number;
+  #outbox: Promise<void>[] = [];
+  #inbox: Promise<void>[] = [];
+  #isClosed = false;
+  #peerClosed: ChannelError | undefined;
+  #closed: Promise<ChannelError | undefined>;
+  #resolveClosed!: (reason: ChannelError | undefined) => void;
+
+  /** Internal: channels come from {@linkcode createSecureChannel} and listeners. */
+  constructor(parts: ChannelParts) {
+    this.#node = parts.node;
+    this.#role = parts.role;
+    this.#encryptorAddress = parts.encryptorAddress;
+    this.#decryptorAddress = parts.decryptorAddress;
+    this.#remoteRoute = parts.remoteRoute;
+    this.#encryptor = parts.encryptor;
+    this.#decryptor = parts.decryptor;
+    this.#peer = parts.peer;
+    this.#options = parts.options;
+    this.#maxInFlight = parts.options.maxInFlight ?? 64;
+    this.#closed = new Promise((resolve) => this.#resolveClosed = resolve);
+    this.#node.startWorker(this.#encryptorAddress, (ctx) => this.#encrypt(ctx), {
+      onStop: () => this.#finish(),
+    });
+  }
+
+  /** The local address to route plaintext through: `[channel.address, ...destination]`. */
+  get address(): Address {
+    return this.#encryptorAddress;
+  }
+
+  /** The address the peer's frames arrive at (Ockam's `decryptor_remote`). */
+  get remoteAddress(): Address {
+    return this.#decryptorAddress;
+  }
+
+  /** The route frames go out on, to the peer's decryptor. */
+  get remoteRoute(): Route {
+    return this.#remoteRoute;
+  }
+
+  /** The authenticated peer's identifier. */
+  get remoteIdentifier(): string {
+    return this.#peer.identifier;
+  }
+
+  /** The authenticated peer's attributes, from credentials that verified. */
+  get remoteAttributes(): Readonly<Record<string, Uint8Array>> {
+    return this.#peer.attributes;
+  }
+
+  /** Whether this end started the handshake. */
+  get isInitiator(): boolean {
+    return this.#role === "initiator";
+  }
+
+  /** Whether the channel is closed (locally or by the peer). */
+  get isClosed(): boolean {
+    return this.#isClosed;
+  }
+
+  /** Resolves when the channel closes: `undefined` for a local close, else the reason (`closed-by-peer`). */
+  get closed(): Promise<ChannelError | undefined> {
+    return this.#closed;
+  }
+
+  /**
+   * Sends `payload` through the channel to `destination` on the peer's node. A closed
+   * channel is a `ChannelError` (`closed`, or `closed-by-peer`).
+   */
+  send(
+    destination: RouteLike,
+    payload: Uint8Array,
+    options: { from?: Address } = {},
+  ): Promise<void> {
+    const error = this.#closedError();
+    if (error) return Promise.reject(error);
+    return this.#node.send(Route.from(this.#encryptorAddress, destination), payload, options);
+  }
+
+  /**
+   * Request/reply through the channel; fails with `ChannelError` `closed-by-peer` as soon
+   * as the peer closes the channel, instead of waiting for the timeout.
+   */
+  async request(
+    destination: RouteLike,
+    payload: Uint8Array,
+    options: RequestOptions = {},
+  ): Promise<RoutedMessage> {
+    const error = this.#closedError();
+    if (error) throw error;
+    const controller = new AbortController();
+    const signal = options.signal
+      ? AbortSignal.any([options.signal, controller.signal])
+      : controller.signal;
+    const closed = this.#closed.then((reason) => {
+      throw reason ?? new ChannelError("closed", "the channel was closed");
+    });
+    try {
+      return await Promise.race([
+        this.#node.request(Route.from(this.#encryptorAddress, destination), payload, {
+          ...options,
+          signal,
+        }),
+        closed,
+      ]);
+    } finally {
+      controller.abort();
+      closed.catch(() => {});
+    }
+  }
+
+  /**
+   * Messages through the channel as Web Streams: chunks written go to `destination`, and
+   * payloads sent back to this stream's return route come out of `readable`.
+   */
+  openStream(destination: RouteLike): ChannelStream {
+    const node = this.#node;
+    let address: Address | undefined;
+    const readable = new ReadableStream<Uint8Array>({
+      start: (controller) => {
+        address = node.startWorker(crypto.randomUUID().replaceAll("-", ""), (ctx) => {
+          controller.enqueue(ctx.message.payload);
+        }, { onStop: () => controller.close() });
+        this.#closed.then((reason) => reason && controller.error(reason));
+      },
+      cancel: () => void node.stopWorker(address!),
+    });
+    const writable = new WritableStream<Uint8Array>({
+      write: (chunk) => this.send(destination, chunk, { from: address! }),
+      close: () => void node.stopWorker(address!),
+      abort: () => void node.stopWorker(address!),
+    });
+    return { readable, writable };
+  }
+
+  /** Sends Close to the peer (as Ockam does when an encryptor stops) and stops both workers. */
+  async close(): Promise<void> {
+    if (this.#isClosed) return;
+    await Promise.allSettled(this.#outbox);
+    try {
+      const frame = await this.#encryptor.encrypt(encodeChannelMessage({ kind: "close" }));
+      await this.#node.send(this.#remoteRoute, frame, { from: this.#encryptorAddress });
+    } catch (error) {
+      this.#log("warn", "could not send Close to the peer", error);
+    }
+    await this.#stop();
+  }
+
+  /** Closes the channel. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  /** String form without secrets. */
+  toString(): string {
+    return `SecureChannel(${this.#role}, ${this.#encryptorAddress} <-> ${this.#peer.identifier})`;
+  }
+
+  /** Internal: a frame arrived at the decryptor address. */
+  receive(ctx: WorkerContext): Promise<void> | void {
+    const { payload, returnRoute } = ctx.message;
+    const opened = this.#decryptor.decrypt(payload);
+    opened.catch(() => {});
+    return this.#pipeline(this.#inbox, () =>
+      opened.then(
+        ({ nonce, plaintext }) => this.#handle(nonce, plaintext, returnRoute),
+        (error) => this.#log("warn", "refused a frame", error),
+      ));
+  }
+
+  // The crypto of up to maxInFlight messages overlaps (it started before this call); the
+  // steps that deliver results run one after another, in arrival order. When the queue is
+  // full the worker's handler waits, which holds back its mailbox (backpressure).
+  #pipeline(queue: Promise<void>[], step: () => Promise<void>): Promise<void> | void {
+    const previous = queue.at(-1) ?? Promise.resolve();
+    const link = previous.then(step);
+    queue.push(link);
+    link.finally(() => queue.splice(queue.indexOf(link), 1));
+    if (queue.length >= this.#maxInFlight) return queue[0]!.then(() => {}, () => {});
+  }
+
+  #encrypt(ctx: WorkerContext): Promise<void> | void {
+    const m = ctx.message;
+    const plaintext = encodeChannelMessage({
+      kind: "payload",
+      message: new RoutedMessage({
+        onwardRoute: m.onwardRoute.popFront(),
+        returnRoute: m.returnRoute,
+        payload: m.payload,
+      }),
+    });
+    const frame = this.#encryptor.encrypt(plaintext);
+    frame.catch(() => {});
+    return this.#pipeline(this.#outbox, () => this.#outboxSend(frame));
+  }
+
+  async #outboxSend(frame: Promise<Uint8Array>): Promise<void> {
+    // Ockam sends Payload frames with an empty return route; transports add their hops.
+    const bytes = await frame.catch((error) => {
+      this.#log("error", "encryption failed", error);
+      return undefined;
+    });
+    if (!bytes) return;
+    await this.#node.send(this.#remoteRoute, bytes).catch((error) => {
+      this.#log("warn", "could not send a frame towards the peer", error);
+    });
+  }
+
+  async #handle(nonce: number, plaintext: Uint8Array, frameReturnRoute: Route): Promise<void> {
+    let message;
+    try {
+      message = decodeChannelMessage(plaintext);
+    } catch (error) {
+      this.#log("warn", "dropped an authenticated frame that does not decode", error);
+      return;
+    }
+    switch (message.kind) {
+      case "payload": {
+        // Responder only (Ockam's roaming): follow the route the newest frame came on.
+        if (this.#role === "responder" && nonce > this.#lastNonce && this.#remoteRoute.last) {
+          this.#remoteRoute = frameReturnRoute.append(this.#remoteRoute.last);
+          this.#lastNonce = nonce;
+        }
+        const inner = message.message;
+        const delivered = new RoutedMessage({
+          onwardRoute: inner.onwardRoute,
+          returnRoute: inner.returnRoute.prepend(this.#encryptorAddress),
+          payload: inner.payload,
+          localInfo: {
+            [LOCAL_INFO_IDENTIFIER]: this.#peer.identifier,
+            [LOCAL_INFO_ATTRIBUTES]: this.#peer.attributes,
+            [LOCAL_INFO_CHANNEL]: this.#encryptorAddress.toString(),
+          },
+        });
+        await this.#node.deliver(delivered, { from: this.#decryptorAddress }).catch((error) => {
+          this.#log("warn", "could not deliver a decrypted message", error);
+        });
+        return;
+      }
+      case "close":
+        this.#peerClosed = new ChannelError(
+          "closed-by-peer",
+          `${this.#peer.identifier} closed the channel`,
+        );
+        void this.#stop();
+        return;
+      case "refresh-credentials":
+        await this.#refresh(message.body).catch((error) => {
+          this.#log("warn", "refused refreshed credentials", error);
+        });
+    }
+  }
+
+  async #refresh(body: Uint8Array): Promise<void> {
+    // Ockam: verify as in the handshake, with the channel's peer as the expected identity.
+    const { changeHistory, credentials } = decodeRefreshCredentials(body);
+    const identity = await importIdentity(changeHistory);
+    if (identity.identifier !== this.#peer.identifier) {
+      throw new ChannelError("wrong-identity", "refreshed credentials name another identity");
+    }
+    const authorities = this.#options.authorities;
+    if (!authorities) return;
+    const attributes: Record<string, Uint8Array> = {};
+    for (const credential of credentials) {
+      const clock = this.#options.clock ? { clock: this.#options.clock } : {};
+      const verified = await verifyCredential(credential, {
+        ...clock,
+        authorities,
+        subject: identity.identifier,
+      });
+      Object.assign(attributes, verified.attributes);
+    }
+    this.#peer = { identifier: identity.identifier, attributes };
+  }
+
+  async #stop(): Promise<void> {
+    this.#finish();
+    await Promise.all([
+      this.#node.stopWorker(this.#encryptorAddress),
+      this.#node.stopWorker(this.#decryptorAddress),
+    ]);
+  }
+
+  #finish(): void {
+    this.#isClosed = true;
+    this.#resolveClosed(this.#peerClosed);
+  }
+
+  #closedError(): ChannelError | undefined {
+    if (this.#peerClosed) return this.#peerClosed;
+    if (this.#isClosed) return new ChannelError("closed", "the channel was closed");
+    return undefined;
+  }
+
+  #log(level: "warn" | "error", message: string, error: unknown): void {
+    const detail = error instanceof SealrouteError
+      ? { code: error.code, error: error.message }
+      : { error: String(error) };
+    this.#node.logger[level](`secure channel ${this.#encryptorAddress}: ${message}`, detail);
+  }
+}

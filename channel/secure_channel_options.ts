@@ -1,0 +1,49 @@
+/**
+ * Options shared by both ends of a secure channel, and what a channel knows of its peer.
+ *
+ * @module
+ */
+import type {
+  Clock,
+  CredentialAndPurposeKey,
+  Identity,
+  LocalIdentity,
+  TrustPolicy,
+} from "../identity/mod.ts";
+
+/** Options of {@linkcode createSecureChannel} and {@linkcode createSecureChannelListener}. */
+export interface SecureChannelOptions {
+  /** This end's identity; its secure-channel purpose key is the Noise static key. */
+  identity: LocalIdentity;
+  /** Who may be on the other end; decided before the channel opens. Default: everyone. */
+  trustPolicy?: TrustPolicy;
+  /** Credentials to present. Default: the identity's own stored credentials. */
+  credentials?: readonly CredentialAndPurposeKey[];
+  /** Accepted credential issuers. Without them, presented credentials are not checked (as Ockam). */
+  authorities?: readonly Identity[];
+  /** Handshake timeout in milliseconds. Default 30 000 (Ockam: 120 s). */
+  timeout?: number;
+  /** The current time in seconds, for attestation and credential expiry. */
+  clock?: Clock;
+  /** Nonces behind the newest a receiver still accepts once. Default 1024. */
+  replayWindow?: number;
+  /** Encryptions or decryptions in flight per direction before the worker waits. Default 64. */
+  maxInFlight?: number;
+}
+
+/** The authenticated peer of a channel. */
+export interface ChannelPeer {
+  /** Its identifier (`I` + 64 hex). */
+  readonly identifier: string;
+  /** Attributes from its verified credentials (name → value bytes). */
+  readonly attributes: Readonly<Record<string, Uint8Array>>;
+}
+
+/** Local-info key under which channels record the peer's verified attributes. */
+export const LOCAL_INFO_ATTRIBUTES = "sealroute.attributes";
+
+/** Local-info key under which channels record the channel's own address (its encryptor). */
+export const LOCAL_INFO_CHANNEL = "sealroute.channel";
+
+/** Default handshake timeout in milliseconds. */
+export const DEFAULT_HANDSHAKE_TIMEOUT = 30_000;
