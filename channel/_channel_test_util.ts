@@ -27,7 +27,7 @@ export async function credentialed(
 }
 
 /** Two nodes joined by an in-memory duplex; `route` leads from a to b. */
-export async function linkedNodes(): Promise<
+export function linkedNodes(): Promise<
   { a: Node; b: Node; route: Route; [Symbol.asyncDispose](): Promise<void> }
 > {
   const a = new Node();
@@ -35,7 +35,7 @@ export async function linkedNodes(): Promise<
   const [da, db] = memoryDuplexPair();
   const ca = attachDuplex(a, da);
   const cb = attachDuplex(b, db);
-  return {
+  return Promise.resolve({
     a,
     b,
     route: ca.route,
@@ -45,7 +45,7 @@ export async function linkedNodes(): Promise<
       await a.close();
       await b.close();
     },
-  };
+  });
 }
 
 /**

@@ -3,7 +3,7 @@ import { ChannelError, HandshakeError, TrustError } from "../errors.ts";
 import { trustCredentials, trustIdentifiers } from "../identity/mod.ts";
 import { startEcho } from "../routing/echo.ts";
 import { Node } from "../routing/node.ts";
-import { LOCAL_INFO_IDENTIFIER, RoutedMessage } from "../routing/routed_message.ts";
+import { LOCAL_INFO_IDENTIFIER, type RoutedMessage } from "../routing/routed_message.ts";
 import { abacAccessControl, peerOf } from "./access_control.ts";
 import { createSecureChannel } from "./create_secure_channel.ts";
 import { createSecureChannelListener } from "./secure_channel_listener.ts";
