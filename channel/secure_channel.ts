@@ -24,14 +24,23 @@ import {
 
 /** Internal wiring handed from a handshake to the channel it opens. */
 export interface ChannelParts {
+  /** The node both workers run on. */
   node: Node;
+  /** Which end of the handshake this is. */
   role: "initiator" | "responder";
+  /** Where local plaintext goes in (Ockam's `encryptor`). */
   encryptorAddress: Address;
+  /** Where the peer's frames arrive (Ockam's `decryptor_remote`). */
   decryptorAddress: Address;
+  /** The route to the peer's decryptor. */
   remoteRoute: Route;
+  /** This end's sending state. */
   encryptor: Encryptor;
+  /** This end's receiving state. */
   decryptor: Decryptor;
+  /** The authenticated peer. */
   peer: ChannelPeer;
+  /** The options the channel was made with. */
   options: SecureChannelOptions;
 }
 
