@@ -89,6 +89,7 @@ export class SecureChannel implements AsyncDisposable {
   #outbox: Promise<void>[] = [];
   #inbox: Promise<void>[] = [];
   #isClosed = false;
+  #unwatch: (() => void) | undefined;
   #peerClosed: ChannelError | undefined;
   #closed: Promise<ChannelError | undefined>;
   #resolveClosed!: (reason: ChannelError | undefined) => void;
@@ -108,6 +109,29 @@ export class SecureChannel implements AsyncDisposable {
     this.#closed = new Promise((resolve) => this.#resolveClosed = resolve);
     this.#node.startWorker(this.#encryptorAddress, (ctx) => this.#encrypt(ctx), {
       onStop: () => this.#finish(),
+    });
+    this.#watchRoute();
+  }
+
+  // The first hop of the route to the peer is usually a transport connection's worker;
+  // when it stops with an error (the link is gone) the channel closes with `route-lost`.
+  #watchRoute(): void {
+    this.#unwatch?.();
+    this.#unwatch = undefined;
+    const hop = this.#remoteRoute.next;
+    if (this.#options.closeOnRouteLoss === false || !hop?.isLocal || !this.#node.hasWorker(hop)) {
+      return;
+    }
+    this.#unwatch = this.#node.onWorkerStopped(hop, (reason) => {
+      if (!reason || this.#isClosed) return;
+      this.#peerClosed = new ChannelError(
+        "route-lost",
+        `the link to ${this.#peer.identifier} was lost`,
+        {
+          cause: reason,
+        },
+      );
+      void this.#stop();
     });
   }
 
@@ -306,8 +330,12 @@ export class SecureChannel implements AsyncDisposable {
       case "payload": {
         // Responder only (Ockam's roaming): follow the route the newest frame came on.
         if (this.#role === "responder" && nonce > this.#lastNonce && this.#remoteRoute.last) {
-          this.#remoteRoute = frameReturnRoute.append(this.#remoteRoute.last);
+          const next = frameReturnRoute.append(this.#remoteRoute.last);
           this.#lastNonce = nonce;
+          if (!next.equals(this.#remoteRoute)) {
+            this.#remoteRoute = next;
+            this.#watchRoute();
+          }
         }
         const inner = message.message;
         const delivered = new RoutedMessage({
@@ -371,6 +399,7 @@ export class SecureChannel implements AsyncDisposable {
 
   #finish(): void {
     this.#isClosed = true;
+    this.#unwatch?.();
     this.#resolveClosed(this.#peerClosed);
   }
 

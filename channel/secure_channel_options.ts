@@ -29,6 +29,13 @@ export interface SecureChannelOptions {
   replayWindow?: number;
   /** Encryptions or decryptions in flight per direction before the worker waits. Default 64. */
   maxInFlight?: number;
+  /**
+   * Close the channel (`ChannelError` `route-lost`) when the local worker its frames leave
+   * through (a transport connection) stops with an error. Default true. With false the
+   * channel outlives the link: a responder follows the route of the next frame that
+   * arrives, an initiator needs a new route to its peer.
+   */
+  closeOnRouteLoss?: boolean;
 }
 
 /** The authenticated peer of a channel. */
