@@ -7,7 +7,13 @@
  * @module
  */
 import { ChannelError, SealrouteError } from "../errors.ts";
-import { decodeRefreshCredentials, importIdentity, verifyCredential } from "../identity/mod.ts";
+import {
+  type CredentialAndPurposeKey,
+  decodeRefreshCredentials,
+  encodeRefreshCredentials,
+  importIdentity,
+  verifyCredential,
+} from "../identity/mod.ts";
 import type { Address } from "../routing/address.ts";
 import type { Node, RequestOptions, WorkerContext } from "../routing/node.ts";
 import { Route, type RouteLike } from "../routing/route.ts";
@@ -170,14 +176,18 @@ export class SecureChannel implements AsyncDisposable {
     return this.#isClosed;
   }
 
-  /** Resolves when the channel closes: `undefined` for a local close, else the reason (`closed-by-peer`). */
+  /**
+   * Resolves when the channel closes: `undefined` for a local close, else why
+   * (`ChannelError` `closed-by-peer`, or `route-lost` when its link went away).
+   */
   get closed(): Promise<ChannelError | undefined> {
     return this.#closed;
   }
 
   /**
-   * Sends `payload` through the channel to `destination` on the peer's node. A closed
-   * channel is a `ChannelError` (`closed`, or `closed-by-peer`).
+   * Sends `payload` through the channel to `destination` on the peer's node, waiting while
+   * the channel's queue is full. A closed channel is a `ChannelError` (`closed`,
+   * `closed-by-peer`, `route-lost`).
    */
   send(
     destination: RouteLike,
@@ -186,7 +196,13 @@ export class SecureChannel implements AsyncDisposable {
   ): Promise<void> {
     const error = this.#closedError();
     if (error) return Promise.reject(error);
-    return this.#node.send(Route.from(this.#encryptorAddress, destination), payload, options);
+    // Waits for room in the encryptor's mailbox rather than failing when it is full.
+    const message = new RoutedMessage({
+      onwardRoute: Route.from(this.#encryptorAddress, destination),
+      returnRoute: options.from ? [options.from] : [],
+      payload,
+    });
+    return this.#node.deliver(message, options.from ? { from: options.from } : {});
   }
 
   /**
@@ -245,13 +261,34 @@ export class SecureChannel implements AsyncDisposable {
     return { readable, writable };
   }
 
+  /**
+   * Presents new credentials to the peer (Ockam's `RefreshCredentials`); the peer checks
+   * them against its authorities and, when they verify, grants their attributes to later
+   * messages. Default: this identity's stored credentials.
+   */
+  async refreshCredentials(credentials?: readonly CredentialAndPurposeKey[]): Promise<void> {
+    const error = this.#closedError();
+    if (error) throw error;
+    const body = encodeRefreshCredentials({
+      changeHistory: this.#options.identity.changeHistory,
+      credentials: [...(credentials ?? this.#options.identity.credentials)],
+    });
+    await this.#sendControl(encodeChannelMessage({ kind: "refresh-credentials", body }));
+  }
+
+  // Close and RefreshCredentials go out after every frame already queued, with return
+  // route [encryptor] as Ockam sends them.
+  async #sendControl(plaintext: Uint8Array): Promise<void> {
+    await Promise.allSettled(this.#outbox);
+    const frame = await this.#encryptor.encrypt(plaintext);
+    await this.#node.send(this.#remoteRoute, frame, { from: this.#encryptorAddress });
+  }
+
   /** Sends Close to the peer (as Ockam does when an encryptor stops) and stops both workers. */
   async close(): Promise<void> {
     if (this.#isClosed) return;
-    await Promise.allSettled(this.#outbox);
     try {
-      const frame = await this.#encryptor.encrypt(encodeChannelMessage({ kind: "close" }));
-      await this.#node.send(this.#remoteRoute, frame, { from: this.#encryptorAddress });
+      await this.#sendControl(encodeChannelMessage({ kind: "close" }));
     } catch (error) {
       this.#log("warn", "could not send Close to the peer", error);
     }
