@@ -10,7 +10,7 @@ import { decode, encode } from "cborg";
 import { concat } from "../_bytes.ts";
 import { DecodeError } from "../errors.ts";
 import { RoutedMessage } from "../routing/routed_message.ts";
-import { encodeTcpMessage, routeFromCbor } from "../routing/tcp_codec.ts";
+import { DECODE_OPTIONS, encodeTcpMessage, routeFromCbor } from "../routing/tcp_codec.ts";
 
 /** One decoded secure-channel plaintext. */
 export type ChannelMessage =
@@ -21,17 +21,6 @@ export type ChannelMessage =
     readonly body: Uint8Array;
   }
   | { readonly kind: "close" };
-
-const DECODE_OPTIONS = {
-  strict: true,
-  allowIndefinite: false,
-  allowUndefined: false,
-  allowInfinity: false,
-  allowNaN: false,
-  allowBigInt: false,
-  useMaps: true,
-  tags: [],
-} as const;
 
 const PAYLOAD_HEAD = new Uint8Array([0x82, 0x82, 0x00, 0x81]);
 const REFRESH_HEAD = new Uint8Array([0x82, 0x82, 0x01, 0x81]);

@@ -9,6 +9,7 @@
 import { fromHex, toHex } from "../_bytes.ts";
 import { DecodeError } from "../errors.ts";
 import type { IdentityRecord, IdentityStore, StoredPurposeKey } from "./identity_store.ts";
+import { readTextIfExists, removeIfExists, writeFileAtomic } from "../vault/_files.ts";
 
 const NAME = /^[0-9A-Za-z_-]{1,128}$/;
 const KEY_ID = /^[0-9A-Za-z_-]{1,128}$/;
@@ -110,13 +111,8 @@ export class FileIdentityStore implements IdentityStore {
 
   /** Reads record `name`; a corrupted file is a `DecodeError` with code `corrupt-identity`. */
   async get(name: string): Promise<IdentityRecord | undefined> {
-    let text: string;
-    try {
-      text = await Deno.readTextFile(this.#path(name));
-    } catch (error) {
-      if (error instanceof Deno.errors.NotFound) return undefined;
-      throw error;
-    }
+    const text = await readTextIfExists(this.#path(name));
+    if (text === undefined) return undefined;
     let json: unknown;
     try {
       json = JSON.parse(text);
@@ -128,32 +124,15 @@ export class FileIdentityStore implements IdentityStore {
 
   /** Writes record `name` atomically with mode 0600. */
   async set(name: string, record: IdentityRecord): Promise<void> {
-    const path = this.#path(name);
-    await Deno.mkdir(this.#dir, { recursive: true, mode: 0o700 });
-    const temp = `${path}.${crypto.randomUUID()}.tmp`;
-    const file = await Deno.open(temp, { write: true, createNew: true, mode: 0o600 });
-    try {
-      const bytes = new TextEncoder().encode(recordToJson(record));
-      let written = 0;
-      while (written < bytes.length) written += await file.write(bytes.subarray(written));
-      await file.sync();
-    } catch (error) {
-      file.close();
-      await Deno.remove(temp).catch(() => {});
-      throw error;
-    }
-    file.close();
-    await Deno.rename(temp, path);
+    await writeFileAtomic(
+      this.#dir,
+      this.#path(name),
+      new TextEncoder().encode(recordToJson(record)),
+    );
   }
 
   /** Deletes record `name`. */
   async delete(name: string): Promise<boolean> {
-    try {
-      await Deno.remove(this.#path(name));
-      return true;
-    } catch (error) {
-      if (error instanceof Deno.errors.NotFound) return false;
-      throw error;
-    }
+    return await removeIfExists(this.#path(name));
   }
 }

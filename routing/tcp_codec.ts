@@ -8,7 +8,8 @@ import { RoutedMessage } from "./routed_message.ts";
 // Strict: minimal-length integers only, definite lengths only, no undefined/NaN/Infinity,
 // no bigints, no tags; maps (never valid here) decode as Map so any key type fails the
 // shape check below rather than surprising cborg.
-const DECODE_OPTIONS = {
+/** Internal: cborg options for strict decoding; the secure channel's codec shares them. */
+export const DECODE_OPTIONS = {
   strict: true,
   allowIndefinite: false,
   allowUndefined: false,

@@ -8,6 +8,7 @@
 import { fromHex, toHex } from "../_bytes.ts";
 import { VaultError } from "../errors.ts";
 import type { KeyStore, StoredKey } from "./key_store.ts";
+import { readTextIfExists, removeIfExists, writeFileAtomic } from "./_files.ts";
 import { PRIVATE_LENGTH } from "./_pkcs8.ts";
 
 const ID = /^[0-9A-Za-z_-]{1,128}$/;
@@ -48,13 +49,8 @@ export class FileKeyStore implements KeyStore {
 
   /** Reads key `id`; a corrupted or truncated file is a `VaultError` with code `corrupt-key`. */
   async get(id: string): Promise<StoredKey | undefined> {
-    let text: string;
-    try {
-      text = await Deno.readTextFile(this.#path(id));
-    } catch (error) {
-      if (error instanceof Deno.errors.NotFound) return undefined;
-      throw error;
-    }
+    const text = await readTextIfExists(this.#path(id));
+    if (text === undefined) return undefined;
     try {
       const parsed: unknown = JSON.parse(text);
       if (typeof parsed !== "object" || parsed === null) {
@@ -80,42 +76,12 @@ export class FileKeyStore implements KeyStore {
 
   /** Writes key `id` atomically with mode 0600. */
   async set(id: string, key: StoredKey): Promise<void> {
-    const path = this.#path(id);
-    await Deno.mkdir(this.#dir, { recursive: true, mode: 0o700 });
-    const temp = `${path}.${crypto.randomUUID()}.tmp`;
-    const bytes = new TextEncoder().encode(JSON.stringify({
-      algorithm: key.algorithm,
-      privateKey: toHex(key.privateKey),
-    }));
-    const file = await Deno.open(temp, {
-      write: true,
-      createNew: true,
-      mode: 0o600,
-    });
-    try {
-      try {
-        // write() may write fewer bytes than asked.
-        for (let at = 0; at < bytes.length;) at += await file.write(bytes.subarray(at));
-        await file.sync();
-      } finally {
-        file.close();
-      }
-      await Deno.rename(temp, path);
-    } catch (error) {
-      // Never leave a temp file (with key bytes in it) behind.
-      await Deno.remove(temp).catch(() => {});
-      throw error;
-    }
+    const body = JSON.stringify({ algorithm: key.algorithm, privateKey: toHex(key.privateKey) });
+    await writeFileAtomic(this.#dir, this.#path(id), new TextEncoder().encode(body));
   }
 
   /** Deletes key `id`. */
   async delete(id: string): Promise<boolean> {
-    try {
-      await Deno.remove(this.#path(id));
-      return true;
-    } catch (error) {
-      if (error instanceof Deno.errors.NotFound) return false;
-      throw error;
-    }
+    return await removeIfExists(this.#path(id));
   }
 }
