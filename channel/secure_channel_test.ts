@@ -235,3 +235,16 @@ Deno.test("every single-byte change to each handshake message is caught by one s
   // Responders left waiting for a message 3 that never came time out and go away.
   await waitFor(() => node.workerAddresses().length === 2, 3000);
 });
+
+Deno.test("a channel runs through another channel", async () => {
+  await using link = await linkedNodes();
+  startEcho(link.b);
+  const server = await identity();
+  await createSecureChannelListener(link.b, "api", { identity: server });
+  await createSecureChannelListener(link.b, "inner-api", { identity: await identity() });
+  const outer = await createSecureChannel(link.a, link.route.append("api"), { identity: await identity() });
+  const inner = await createSecureChannel(link.a, [outer.address, "inner-api"], { identity: await identity() });
+  assert.equal(untext((await inner.request("echo", text("nested"))).payload), "nested");
+  await inner.close();
+  await outer.close();
+});
