@@ -1,17 +1,15 @@
-// The pure-JavaScript fallback, loaded lazily by backend.ts. Each function mirrors a
+// The pure-JavaScript fallback for curves and ciphers, loaded lazily by backend.ts (the
+// hashes are in _noble_hashes.ts, a smaller chunk the Noise handshake always needs). Each function mirrors a
 // WebCrypto path and is held to the same vectors.
 import { chacha20poly1305 } from "@noble/ciphers/chacha.js";
 import { gcm } from "@noble/ciphers/aes.js";
 import { ed25519, x25519 } from "@noble/curves/ed25519.js";
 import { x448 } from "@noble/curves/ed448.js";
 import { p256 } from "@noble/curves/nist.js";
-import { blake2b, blake2s } from "@noble/hashes/blake2.js";
-import { sha256, sha512 } from "@noble/hashes/sha2.js";
-import { hmac } from "@noble/hashes/hmac.js";
-import { hkdf } from "@noble/hashes/hkdf.js";
+import { sha512 } from "@noble/hashes/sha2.js";
 import { concat, equalBytes } from "../_bytes.ts";
 
-export { blake2b, blake2s, chacha20poly1305, gcm, hkdf, hmac, sha256, sha512 };
+export { chacha20poly1305, gcm };
 
 export const curves = {
   X25519: x25519,

@@ -28,9 +28,19 @@ export function loadNoble(): Promise<Noble> {
   return noble;
 }
 
+type NobleHashes = typeof import("./_noble_hashes.ts");
+let nobleHashes: Promise<NobleHashes> | undefined;
+
+/** Loads the noble hash functions once (BLAKE2, and synchronous SHA-2 for protocol code). */
+export function loadNobleHashes(): Promise<NobleHashes> {
+  nobleHashes ??= import("./_noble_hashes.ts");
+  return nobleHashes;
+}
+
 /**
- * Whether the noble fallback has been loaded in this process (by a fallback, by ChaCha20,
- * BLAKE2, or by a forced backend).
+ * Whether the noble curve and cipher fallback has been loaded in this process: where
+ * WebCrypto lacks X25519, X448 or Ed25519, for ChaCha20-Poly1305, for raw P-256 key
+ * imports, or by a forced backend. (The small hash chunk the handshake uses is apart.)
  *
  * @example
  * ```ts

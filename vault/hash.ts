@@ -8,7 +8,7 @@
  */
 import { buf } from "../_bytes.ts";
 import { VaultError } from "../errors.ts";
-import { type BackendOptions, loadNoble } from "./backend.ts";
+import { type BackendOptions, loadNobleHashes } from "./backend.ts";
 
 /** A hash function by its Noise name. */
 export type HashName = "SHA256" | "SHA512" | "BLAKE2s" | "BLAKE2b";
@@ -47,7 +47,7 @@ function checkHash(name: HashName): { hash: number; block: number } {
 }
 
 async function nobleHash(name: HashName) {
-  const n = await loadNoble();
+  const n = await loadNobleHashes();
   return {
     SHA256: n.sha256,
     SHA512: n.sha512,
@@ -113,7 +113,7 @@ export async function hmac(
     );
     return new Uint8Array(await crypto.subtle.sign("HMAC", k, buf(data)));
   }
-  const n = await loadNoble();
+  const n = await loadNobleHashes();
   return n.hmac(await nobleHash(name), key, data);
 }
 
@@ -164,6 +164,6 @@ export async function hkdf(
     );
     return new Uint8Array(bits);
   }
-  const n = await loadNoble();
+  const n = await loadNobleHashes();
   return n.hkdf(await nobleHash(name), ikm, salt, info, length);
 }

@@ -8,7 +8,7 @@
  * @module
  */
 import { VaultError } from "../errors.ts";
-import { loadNoble } from "./backend.ts";
+import { loadNobleHashes } from "./backend.ts";
 import { hashLength, type HashName } from "./hash.ts";
 
 /** Synchronous functions over one hash; every output is a fresh array. */
@@ -46,7 +46,7 @@ export function loadSyncHash(name: HashName): Promise<SyncHash> {
   let loaded = cache.get(name);
   if (!loaded) {
     const length = hashLength(name); // throws VaultError on an unknown name
-    loaded = loadNoble().then((noble) => {
+    loaded = loadNobleHashes().then((noble) => {
       const hash = {
         SHA256: noble.sha256,
         SHA512: noble.sha512,
