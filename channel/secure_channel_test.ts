@@ -242,8 +242,12 @@ Deno.test("a channel runs through another channel", async () => {
   const server = await identity();
   await createSecureChannelListener(link.b, "api", { identity: server });
   await createSecureChannelListener(link.b, "inner-api", { identity: await identity() });
-  const outer = await createSecureChannel(link.a, link.route.append("api"), { identity: await identity() });
-  const inner = await createSecureChannel(link.a, [outer.address, "inner-api"], { identity: await identity() });
+  const outer = await createSecureChannel(link.a, link.route.append("api"), {
+    identity: await identity(),
+  });
+  const inner = await createSecureChannel(link.a, [outer.address, "inner-api"], {
+    identity: await identity(),
+  });
   assert.equal(untext((await inner.request("echo", text("nested"))).payload), "nested");
   await inner.close();
   await outer.close();
