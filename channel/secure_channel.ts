@@ -428,9 +428,10 @@ export class SecureChannel implements AsyncDisposable {
 
   async #stop(): Promise<void> {
     this.#finish();
+    // With the reason, requests routed through the channel fail at once instead of timing out.
     await Promise.all([
-      this.#node.stopWorker(this.#encryptorAddress),
-      this.#node.stopWorker(this.#decryptorAddress),
+      this.#node.stopWorker(this.#encryptorAddress, this.#peerClosed),
+      this.#node.stopWorker(this.#decryptorAddress, this.#peerClosed),
     ]);
   }
 

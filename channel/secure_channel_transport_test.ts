@@ -202,3 +202,20 @@ Deno.test("a channel can be used as Web Streams of messages", async () => {
   await reader.cancel();
   await channel.close();
 });
+
+Deno.test("a request routed through a channel fails at once when the peer closes it", async () => {
+  await using node = new Node();
+  node.startWorker("slow", () => {}); // never replies
+  const accepted: SecureChannel[] = [];
+  await createSecureChannelListener(node, "api", {
+    identity: await identity(),
+    onChannel: (c) => accepted.push(c),
+  });
+  const channel = await createSecureChannel(node, "api", { identity: await identity() });
+  await waitFor(() => accepted.length === 1);
+  const pending = node.request([channel.address, "slow"], text("?"), { timeout: 10_000 });
+  const started = Date.now();
+  await accepted[0]!.close();
+  await assert.rejects(pending, (e) => e instanceof ChannelError && e.code === "closed-by-peer");
+  assert.ok(Date.now() - started < 5_000);
+});
