@@ -5,7 +5,7 @@ import { createIdentity, issueCredential, type LocalIdentity } from "../identity
 import type { AttributeInput } from "../identity/mod.ts";
 import { Node } from "../routing/node.ts";
 import type { RoutedMessage } from "../routing/routed_message.ts";
-import type { WorkerContext } from "../routing/node.ts";
+import type { WorkerContext } from "../routing/node_options.ts";
 import { attachDuplex } from "../transport/connection.ts";
 import { memoryDuplexPair } from "../transport/duplex.ts";
 import type { Route } from "../routing/route.ts";

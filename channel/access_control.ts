@@ -13,7 +13,7 @@ import {
   type Expr,
   type TrustPolicy,
 } from "../identity/mod.ts";
-import type { AccessHook } from "../routing/node.ts";
+import type { AccessHook } from "../routing/node_options.ts";
 import { LOCAL_INFO_IDENTIFIER, type LocalInfo } from "../routing/routed_message.ts";
 import { type ChannelPeer, LOCAL_INFO_ATTRIBUTES } from "./secure_channel_options.ts";
 

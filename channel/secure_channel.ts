@@ -15,7 +15,8 @@ import {
   verifyCredential,
 } from "../identity/mod.ts";
 import type { Address } from "../routing/address.ts";
-import type { Node, RequestOptions, WorkerContext } from "../routing/node.ts";
+import type { Node } from "../routing/node.ts";
+import type { RequestOptions, WorkerContext } from "../routing/node_options.ts";
 import { Route, type RouteLike } from "../routing/route.ts";
 import { LOCAL_INFO_IDENTIFIER, RoutedMessage } from "../routing/routed_message.ts";
 import type { Decryptor } from "./decryptor.ts";

@@ -1,5 +1,6 @@
 import { Address, type AddressLike } from "./address.ts";
-import type { Node, WorkerOptions } from "./node.ts";
+import type { Node } from "./node.ts";
+import type { WorkerOptions } from "./node_options.ts";
 import { RoutedMessage } from "./routed_message.ts";
 
 /** Ockam's echo service address (`DefaultAddress::ECHO_SERVICE`). */

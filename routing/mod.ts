@@ -41,12 +41,12 @@ export { decodeBareString, decodeVarint, encodeBareString, encodeVarint } from "
 export { decodeTcpMessage, encodeTcpMessage, type EncodeTcpOptions } from "./tcp_codec.ts";
 export { decodeTransportMessage, encodeTransportMessage } from "./transport_message_codec.ts";
 export { type Logger, silentLogger } from "./logger.ts";
+export { Node } from "./node.ts";
 export {
   type AccessHook,
   DEFAULT_MAILBOX_CAPACITY,
   DEFAULT_REQUEST_TIMEOUT,
   type DeliverOptions,
-  Node,
   type NodeOptions,
   type RequestOptions,
   type SendOptions,
@@ -55,7 +55,7 @@ export {
   type WorkerContext,
   type WorkerHandler,
   type WorkerOptions,
-} from "./node.ts";
+} from "./node_options.ts";
 export { ECHO_SERVICE, startEcho } from "./echo.ts";
 export {
   createRelay,

@@ -2,7 +2,8 @@
 import { DecodeError, RouteError, SealrouteError } from "../errors.ts";
 import { Address } from "./address.ts";
 import { decodeBareString, encodeBareString } from "./bare.ts";
-import type { AccessHook, Node } from "./node.ts";
+import type { Node } from "./node.ts";
+import type { AccessHook } from "./node_options.ts";
 import { Route, type RouteLike } from "./route.ts";
 import { LOCAL_INFO_IDENTIFIER, type LocalInfo, type RoutedMessage } from "./routed_message.ts";
 
