@@ -11,7 +11,7 @@ import { Decryptor } from "./decryptor.ts";
 import { Encryptor } from "./encryptor.ts";
 import { SecureChannel } from "./secure_channel.ts";
 import { DEFAULT_HANDSHAKE_TIMEOUT, type SecureChannelOptions } from "./secure_channel_options.ts";
-import { startHandshake, verifyPeer } from "./_handshake.ts";
+import { type LocalHandshake, startHandshake, verifyPeer } from "./_handshake.ts";
 
 /** Options of {@linkcode createSecureChannel}. */
 export interface CreateSecureChannelOptions extends SecureChannelOptions {
@@ -57,7 +57,8 @@ export async function createSecureChannel(
   options: CreateSecureChannelOptions,
 ): Promise<SecureChannel> {
   options.signal?.throwIfAborted();
-  const { hs, payload } = await startHandshake(options, true);
+  // Dropped once the channel exists, so an open channel keeps no handshake state alive.
+  let handshake: LocalHandshake | undefined = await startHandshake(options, true);
   const decryptorAddress = Address.random();
   const encryptorAddress = Address.random();
   const { promise, resolve, reject } = deferred<SecureChannel>();
@@ -84,7 +85,8 @@ export async function createSecureChannel(
 
   node.startWorker(decryptorAddress, async (ctx) => {
     if (channel) return channel.receive(ctx);
-    if (settled) return;
+    if (settled || !handshake) return;
+    const { hs, payload } = handshake;
     try {
       // Message 2: the responder's e, s and identity payload.
       const peerPayload = await hs.readMessage(ctx.message.payload);
@@ -105,6 +107,7 @@ export async function createSecureChannel(
         peer,
         options,
       });
+      handshake = undefined;
       await node.send(remoteRoute, message3, { from: decryptorAddress });
       finish();
     } catch (error) {
@@ -112,7 +115,7 @@ export async function createSecureChannel(
     }
   });
   // Message 1: e, with the empty payload Ockam sends.
-  hs.writeMessage(new Uint8Array())
+  handshake.hs.writeMessage(new Uint8Array())
     .then((message1) => node.send(Route.from(route), message1, { from: decryptorAddress }))
     .catch(finish);
   return promise;

@@ -351,7 +351,10 @@ export class SecureChannel implements AsyncDisposable {
       return undefined;
     });
     if (!bytes) return;
-    await this.#node.send(this.#remoteRoute, bytes).catch((error) => {
+    // deliver waits for room in the next hop's mailbox (a busy connection), so a burst is
+    // held back here, and through the pipeline at the sender, instead of being dropped.
+    const message = new RoutedMessage({ onwardRoute: this.#remoteRoute, payload: bytes });
+    await this.#node.deliver(message).catch((error) => {
       this.#log("warn", "could not send a frame towards the peer", error);
     });
   }

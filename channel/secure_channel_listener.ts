@@ -10,6 +10,7 @@ import type { Node } from "../routing/node.ts";
 import type { RoutedMessage } from "../routing/routed_message.ts";
 import { Decryptor } from "./decryptor.ts";
 import { Encryptor } from "./encryptor.ts";
+import type { HandshakeState } from "./handshake_state.ts";
 import { CLOSE_BYTES } from "./messages.ts";
 import { SecureChannel } from "./secure_channel.ts";
 import { DEFAULT_HANDSHAKE_TIMEOUT, type SecureChannelOptions } from "./secure_channel_options.ts";
@@ -132,7 +133,9 @@ async function respond(
   } catch (error) {
     return refuse(error);
   }
-  const { hs, payload } = started;
+  const { payload } = started;
+  // Dropped once the channel exists, so an open channel keeps no handshake state alive.
+  let handshake: HandshakeState | undefined = started.hs;
   const remoteRoute = message1.returnRoute;
   const decryptorAddress = Address.random();
   const encryptorAddress = Address.random();
@@ -154,7 +157,8 @@ async function respond(
 
   node.startWorker(decryptorAddress, async (ctx) => {
     if (channel) return channel.receive(ctx);
-    if (done) return;
+    const hs = handshake;
+    if (done || !hs) return;
     try {
       // Message 3: the initiator's s and identity payload.
       const peerPayload = await hs.readMessage(ctx.message.payload);
@@ -183,6 +187,7 @@ async function respond(
         peer,
         options,
       });
+      handshake = undefined;
       listener.add(channel);
       options.onChannel?.(channel);
     } catch (error) {
@@ -190,7 +195,7 @@ async function respond(
     }
   });
   try {
-    const message2 = await hs.writeMessage(payload);
+    const message2 = await started.hs.writeMessage(payload);
     await node.send(remoteRoute, message2, { from: decryptorAddress });
   } catch (error) {
     fail(error);

@@ -1,6 +1,6 @@
 // Helpers shared by the identity codecs and verifiers. Internal.
 import { DecodeError, TrustError } from "../errors.ts";
-import { digest, type SignatureAlgorithm, type SigningKey, verifySignature } from "../vault/mod.ts";
+import { loadSyncHash, type SignatureAlgorithm, type SigningKey, verifySignature } from "../vault/mod.ts";
 import { bytesOf, type CborItem, type CborValue, enumOf } from "./_cbor.ts";
 import type { Clock, TypedSignature, VerifyingKey } from "./types.ts";
 import { DEFAULT_SKEW, systemClock } from "./types.ts";
@@ -68,8 +68,9 @@ export function verifyingKeyFromItem(item: CborItem | undefined, what: string): 
 }
 
 /** SHA-256 of `data`: the message every identity signature signs (OCKAM_WIRE §4.1). */
-export function sha256(data: Uint8Array): Promise<Uint8Array> {
-  return digest("SHA256", data);
+export async function sha256(data: Uint8Array): Promise<Uint8Array> {
+  // Small inputs, many per handshake: the synchronous hash spares a WebCrypto thread hop.
+  return (await loadSyncHash("SHA256")).digest(data);
 }
 
 /** Signs `hash` with `key`, tagging the signature with the key's algorithm. */

@@ -160,3 +160,28 @@ Deno.test("a responder refuses an attestation for another key than the Noise sta
     String(refused[0]),
   );
 });
+
+Deno.test("a burst of 2,000 × 64 KiB through a channel over TCP arrives whole: backpressure, no drops", async () => {
+  await using server = new Node();
+  await using client = new Node();
+  let count = 0;
+  let bytes = 0;
+  server.startWorker("sink", (ctx) => {
+    count++;
+    bytes += ctx.message.payload.length;
+  });
+  await createSecureChannelListener(server, "api", { identity: await createIdentity(new Vault()) });
+  await using tcp = listenTcp(server, { hostname: "127.0.0.1", port: 0 });
+  const link = await connectTcp(client, `127.0.0.1:${tcp.port}`);
+  const channel = await createSecureChannel(client, link.route.append("api"), {
+    identity: await createIdentity(new Vault()),
+  });
+  const payload = new Uint8Array(64 * 1024).fill(7);
+  for (let i = 0; i < 2000; i++) await channel.send("sink", payload);
+  const deadline = Date.now() + 60_000;
+  while (count < 2000 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  assert.equal(count, 2000);
+  assert.equal(bytes, 2000 * 64 * 1024);
+  await channel.close();
+  await link.close();
+});
