@@ -1,6 +1,11 @@
 // Helpers shared by the identity codecs and verifiers. Internal.
 import { DecodeError, TrustError } from "../errors.ts";
-import { loadSyncHash, type SignatureAlgorithm, type SigningKey, verifySignature } from "../vault/mod.ts";
+import {
+  loadSyncHash,
+  type SignatureAlgorithm,
+  type SigningKey,
+  verifySignature,
+} from "../vault/mod.ts";
 import { bytesOf, type CborItem, type CborValue, enumOf } from "./_cbor.ts";
 import type { Clock, TypedSignature, VerifyingKey } from "./types.ts";
 import { DEFAULT_SKEW, systemClock } from "./types.ts";
