@@ -10,7 +10,7 @@ import { decode, encode } from "cborg";
 import { concat } from "../_bytes.ts";
 import { DecodeError } from "../errors.ts";
 import { RoutedMessage } from "../routing/routed_message.ts";
-import { DECODE_OPTIONS, encodeTcpMessage, routeFromCbor } from "../routing/tcp_codec.ts";
+import { DECODE_OPTIONS, encodeTcpBody, routeFromCbor } from "../routing/tcp_codec.ts";
 
 /** One decoded secure-channel plaintext. */
 export type ChannelMessage =
@@ -48,8 +48,9 @@ export const CLOSE_BYTES: Uint8Array = new Uint8Array([0x82, 0x82, 0x02, 0x80, 0
 export function encodeChannelMessage(message: ChannelMessage): Uint8Array {
   switch (message.kind) {
     case "payload":
-      // [[0, [<the TCP body's [onward, return, payload]>]], h''], sharing routing's encoder.
-      return concat(PAYLOAD_HEAD, encodeTcpMessage(message.message), EMPTY_BSTR);
+      // [[0, [<the TCP body's [onward, return, payload]>]], h''], sharing routing's encoder,
+      // which writes head, body and tail into one allocation.
+      return encodeTcpBody(message.message, { before: PAYLOAD_HEAD, after: EMPTY_BSTR });
     case "refresh-credentials":
       return concat(REFRESH_HEAD, message.body, EMPTY_BSTR);
     case "close":

@@ -19,6 +19,7 @@ import type { Node } from "../routing/node.ts";
 import type { RequestOptions, WorkerContext } from "../routing/node_options.ts";
 import { Route, type RouteLike } from "../routing/route.ts";
 import { LOCAL_INFO_IDENTIFIER, RoutedMessage } from "../routing/routed_message.ts";
+import { ownedBytes } from "../routing/tcp_codec.ts";
 import type { Decryptor } from "./decryptor.ts";
 import type { Encryptor } from "./encryptor.ts";
 import { decodeChannelMessage, encodeChannelMessage } from "./messages.ts";
@@ -313,7 +314,8 @@ export class SecureChannel implements AsyncDisposable {
     opened.catch(() => {});
     return this.#pipeline(this.#inbox, () =>
       opened.then(
-        ({ nonce, plaintext }) => this.#handle(nonce, plaintext, returnRoute),
+        // The plaintext is a fresh buffer no one else holds: its payload may be a view of it.
+        ({ nonce, plaintext }) => this.#handle(nonce, ownedBytes(plaintext), returnRoute),
         (error) => this.#log("warn", "refused a frame", error),
       ));
   }

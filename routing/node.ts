@@ -224,6 +224,9 @@ export class Node {
   /**
    * Sends a payload along `route`; resolves once the next local hop accepted it.
    *
+   * The payload is not copied: like a chunk written to a stream, it must not change until
+   * it has gone out (a transport may write a large payload straight from it).
+   *
    * Fails fast, without waiting: `RouteError` code `unknown-address` (no worker at the
    * first hop), `mailbox-full`, `refused` (incoming hook of the receiving worker or
    * outgoing hook of `from`), `empty-route`, `no-transport`, `closed`; a transport may

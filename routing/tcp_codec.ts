@@ -51,10 +51,51 @@ export function encodeTcpMessage(
   message: RoutedMessage,
   options: EncodeTcpOptions = {},
 ): Uint8Array {
+  return encodeTcpBody(message, options);
+}
+
+/** Internal: what {@linkcode encodeTcpBody} encodes; a `RoutedMessage` fits. */
+export interface TcpBodyParts {
+  /** The onward route (see `skipOnward`). */
+  readonly onwardRoute: Route;
+  /** The return route. */
+  readonly returnRoute: Route;
+  /** The payload. */
+  readonly payload: Uint8Array;
+}
+
+/** Internal: options of {@linkcode encodeTcpBody}. */
+export interface EncodeTcpBodyOptions extends EncodeTcpOptions {
+  /** Leading onward addresses left out (a worker popping itself). Default 0. */
+  skipOnward?: number;
+  /** Bytes written in front of the body (after the length prefix, which counts them). */
+  before?: Uint8Array;
+  /** Bytes written after the body (counted by the length prefix). */
+  after?: Uint8Array;
+  /**
+   * Stop after the payload's CBOR header, leaving the payload's bytes (and `after`) out
+   * of the result, though the length prefix still counts them: the caller writes the
+   * payload itself next, uncopied. Default `false`.
+   */
+  payloadApart?: boolean;
+}
+
+/**
+ * Internal: {@linkcode encodeTcpMessage} without building a `RoutedMessage`, and with
+ * bytes around the body, so callers that wrap the body (the secure channel's Payload
+ * plaintext) or pop a hop (a transport's sender) allocate and copy the payload once.
+ */
+export function encodeTcpBody(parts: TcpBodyParts, options: EncodeTcpBodyOptions = {}): Uint8Array {
+  const { onwardRoute, returnRoute, payload } = parts;
+  const skip = options.skipOnward ?? 0;
+  const before = options.before;
+  const after = options.after;
   const prefix = options.lengthPrefix ? 4 : 0;
-  const size = 1 + routeSize(message.onwardRoute) + routeSize(message.returnRoute) +
-    headerSize(message.payload.length) + message.payload.length;
-  const out = new Uint8Array(prefix + size);
+  const size = (before ? before.length : 0) + 1 + routeSize(onwardRoute, skip) +
+    routeSize(returnRoute, 0) + headerSize(payload.length) + payload.length +
+    (after ? after.length : 0);
+  const apart = options.payloadApart === true;
+  const out = new Uint8Array(prefix + size - (apart ? payload.length + (after?.length ?? 0) : 0));
   if (prefix) {
     out[0] = size >>> 24;
     out[1] = (size >>> 16) & 0xff;
@@ -62,11 +103,17 @@ export function encodeTcpMessage(
     out[3] = size & 0xff;
   }
   let at = prefix;
+  if (before) {
+    out.set(before, at);
+    at += before.length;
+  }
   out[at++] = 0x83;
-  at = writeRoute(out, at, message.onwardRoute);
-  at = writeRoute(out, at, message.returnRoute);
-  at = writeHeader(out, at, 2, message.payload.length);
-  out.set(message.payload, at);
+  at = writeRoute(out, at, onwardRoute, skip);
+  at = writeRoute(out, at, returnRoute, 0);
+  at = writeHeader(out, at, 2, payload.length);
+  if (apart) return out;
+  out.set(payload, at);
+  if (after) out.set(after, at + payload.length);
   return out;
 }
 
@@ -100,17 +147,21 @@ function writeHeader(out: Uint8Array, at: number, major: number, n: number): num
   return at + 5;
 }
 
-function routeSize(route: Route): number {
-  let size = headerSize(route.length);
-  for (const a of route) {
+function routeSize(route: Route, skip: number): number {
+  const n = route.length;
+  let size = headerSize(Math.max(0, n - skip));
+  for (let i = skip; i < n; i++) {
+    const a = route.at(i)!;
     size += 1 + headerSize(a.type) + headerSize(a.value.length) + a.value.length;
   }
   return size;
 }
 
-function writeRoute(out: Uint8Array, at: number, route: Route): number {
-  at = writeHeader(out, at, 4, route.length);
-  for (const a of route) {
+function writeRoute(out: Uint8Array, at: number, route: Route, skip: number): number {
+  const n = route.length;
+  at = writeHeader(out, at, 4, Math.max(0, n - skip));
+  for (let i = skip; i < n; i++) {
+    const a = route.at(i)!;
     out[at++] = 0x82;
     at = writeHeader(out, at, 0, a.type);
     at = writeHeader(out, at, 2, a.value.length);
@@ -158,6 +209,37 @@ export function decodeTcpMessage(bytes: Uint8Array): RoutedMessage {
     returnRoute: routeFromCbor(ret, "return"),
     payload,
   });
+}
+
+/** Byte strings at least this long decode as views of {@linkcode ownedBytes}. */
+const VIEW_THRESHOLD = 1024;
+
+// cborg's decoder copies every byte string out of its input with `data.slice(...)`
+// (cborg 6 lib/2bytes.js). On these bytes `slice` gives a view for long strings, so a
+// payload is not copied a second time; short ones (addresses) are still copied so they
+// never keep a large buffer alive. Only sound for buffers nothing writes to afterwards.
+class OwnedBytes extends Uint8Array<ArrayBuffer> {
+  // Views made by `subarray` (and `super.slice`) are plain arrays, never this class.
+  static get [Symbol.species](): Uint8ArrayConstructor {
+    return Uint8Array;
+  }
+
+  override slice(start = 0, end: number = this.length): Uint8Array<ArrayBuffer> {
+    if (start >= 0 && end <= this.length && end - start >= VIEW_THRESHOLD) {
+      return new Uint8Array(this.buffer, this.byteOffset + start, end - start);
+    }
+    return super.slice(start, end);
+  }
+}
+
+/**
+ * Internal: `bytes` (same memory) marked as owned by the decoder's caller, so that
+ * {@linkcode decodeTcpMessage} and the channel's codec return long byte strings as views
+ * of it instead of copies. Only for buffers that are never reused or changed afterwards
+ * (a frame assembled by the transport, a freshly decrypted plaintext).
+ */
+export function ownedBytes(bytes: Uint8Array): Uint8Array {
+  return new OwnedBytes(bytes.buffer as ArrayBuffer, bytes.byteOffset, bytes.length);
 }
 
 /** Internal: a decoded CBOR route value to a {@linkcode Route}; the secure channel shares it. */

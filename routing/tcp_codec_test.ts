@@ -5,7 +5,7 @@ import { DecodeError } from "../errors.ts";
 import { message, sameMessage } from "./_arbitraries_test.ts";
 import { Route } from "./route.ts";
 import { RoutedMessage } from "./routed_message.ts";
-import { decodeTcpMessage, encodeTcpMessage } from "./tcp_codec.ts";
+import { decodeTcpMessage, encodeTcpMessage, ownedBytes } from "./tcp_codec.ts";
 
 const hex = (b: Uint8Array) => [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
 const unhex = (s: string) => new Uint8Array(s.match(/../g)!.map((h) => parseInt(h, 16)));
@@ -100,4 +100,15 @@ Deno.test("random bytes into the TCP decoder give a message or a DecodeError", (
     }),
     { numRuns: 3000 },
   );
+});
+
+Deno.test("long payloads decode as views of an owned frame, short ones as copies", () => {
+  const big = new RoutedMessage({ onwardRoute: "a", payload: new Uint8Array(4096).fill(5) });
+  const frame = ownedBytes(encodeTcpMessage(big));
+  const decoded = decodeTcpMessage(frame);
+  assert.equal(decoded.payload.buffer, frame.buffer, "a 4 KiB payload is a view, not a copy");
+  assert.equal(decoded.payload.length, 4096);
+  assert.notEqual(decoded.onwardRoute.next!.value.buffer, frame.buffer, "addresses are copied");
+  const plain = decodeTcpMessage(encodeTcpMessage(big));
+  assert.equal(plain.payload.length, 4096);
 });

@@ -3,12 +3,12 @@ import { RouteError, TransportError } from "../errors.ts";
 import {
   Address,
   decodeTcpMessage,
-  encodeTcpMessage,
   type Node,
   Route,
   RoutedMessage,
   type WorkerContext,
 } from "../routing/mod.ts";
+import { encodeTcpBody, ownedBytes } from "../routing/tcp_codec.ts";
 import type { Duplex } from "./duplex.ts";
 import { DEFAULT_MAX_FRAME_SIZE, FrameDecoder } from "./framing.ts";
 
@@ -142,25 +142,23 @@ class DuplexConnection implements Connection {
 
   #send(ctx: WorkerContext): void | Promise<void> {
     const m = ctx.message;
-    const frame = encodeTcpMessage(
-      new RoutedMessage({
-        onwardRoute: m.onwardRoute.popFront(),
-        returnRoute: m.returnRoute,
-        payload: m.payload,
-      }),
-      { lengthPrefix: true },
-    );
-    if (frame.length - 4 > this.#max) {
+    // A large payload is queued as a chunk of its own behind its frame's head instead of
+    // being copied into the frame (the onward route loses this worker's own address).
+    const apart = m.payload.length >= LARGE_FRAME && m.payload.buffer instanceof ArrayBuffer;
+    const head = encodeTcpBody(m, { lengthPrefix: true, skipOnward: 1, payloadApart: apart });
+    const size = head.length - 4 + (apart ? m.payload.length : 0);
+    if (size > this.#max) {
       // Ockam's sender refuses oversized messages; the connection stays up.
       this.#node.logger.warn("message larger than the maximum frame, dropped", {
         peer: this.#peer,
-        size: frame.length - 4,
+        size,
         max: this.#max,
       });
       return;
     }
-    this.#pending.push(frame);
-    this.#pendingBytes += frame.length;
+    this.#pending.push(head);
+    if (apart) this.#pending.push(m.payload);
+    this.#pendingBytes += size + 4;
     if (!this.#writing) this.#flush();
     if (this.#pendingBytes > HIGH_WATER) {
       return new Promise<void>((resolve) => this.#drainWaiters.push(resolve));
@@ -227,7 +225,10 @@ class DuplexConnection implements Connection {
         for (const frame of decoder.push(chunk)) {
           let message: RoutedMessage;
           try {
-            message = decodeTcpMessage(frame);
+            // A frame that is not a view of `chunk` was assembled by the decoder into a
+            // buffer of its own: its payload may stay a view of it. A view of the read
+            // buffer is copied once, as that buffer is reused by the next read.
+            message = decodeTcpMessage(frame.buffer === chunk.buffer ? frame : ownedBytes(frame));
           } catch (error) {
             throw new TransportError("bad-message", `undecodable frame from ${this.#peer}`, {
               cause: error,
