@@ -135,8 +135,6 @@ for (const [kind, s] of [["memory", memory], ["TCP loopback", tcp]] as const) {
     },
   });
   Deno.bench({
-    // 200 × 64 KiB stays below the ~1100 frames that overflow the connection worker's
-    // mailbox (frames are then dropped; see RESULTS_channel.md).
     name: `200 × 64 KiB one way through a channel, ${kind}`,
     group: "64 KiB one way",
     baseline: kind === "memory",

@@ -47,8 +47,7 @@ const ONLY = args.only as string | undefined;
 const SMALL = 64;
 const LARGE = 64 * 1024;
 const SMALL_COUNT = QUICK ? 20_000 : 60_000;
-// More than ~1000 × 64 KiB in a burst overflows the TCP connection worker's mailbox and the
-// channel drops frames (see RESULTS_channel.md); the run then reports a stall.
+// 64 KiB messages per round; a run whose messages stop arriving reports a stall.
 const LARGE_COUNT = Number(args["large-count"] ?? 1_000);
 const EMPTY = new Uint8Array(0);
 
