@@ -7,7 +7,8 @@
  * ```
  *
  * It listens on TCP (devices) and WebSocket (clients, browsers, edge functions), runs a
- * secure channel listener `api` and the relay service (`forwarding_service`, alias
+ * secure channel listener `api`, the echo service `echo` (as Ockam nodes do) and the relay
+ * service (`forwarding_service`, alias
  * `static_forwarding_service`, relays at `forward_to_<name>`, OCKAM_WIRE §7). On startup
  * it prints one parseable line:
  *
@@ -43,7 +44,13 @@ import type {
   LocalIdentity,
   TrustPolicy,
 } from "../identity/mod.ts";
-import { type Logger, Node, type RelayService, startRelayService } from "../routing/mod.ts";
+import {
+  type Logger,
+  Node,
+  type RelayService,
+  startEcho,
+  startRelayService,
+} from "../routing/mod.ts";
 import type { Connection } from "../transport/mod.ts";
 import { SealrouteError } from "../errors.ts";
 import { listenTcp, type TcpListener, webSocketHandler } from "../transport/deno.ts";
@@ -121,6 +128,8 @@ export async function startRelayNode(options: RelayNodeOptions): Promise<RelayNo
         return false;
       },
     });
+    // Ockam nodes serve `echo`; so does this one (through a channel to `api` or in clear).
+    startEcho(node);
     const onConnection = options.onConnection;
     tcp = listenTcp(node, {
       hostname,
