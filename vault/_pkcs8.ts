@@ -1,6 +1,7 @@
 // Raw private keys to and from WebCrypto. WebCrypto imports bare private keys only as
 // PKCS#8, and exposes public keys of private ones only through JWK.
 import { buf, concat, fromHex } from "../_bytes.ts";
+import { VaultError } from "../errors.ts";
 import { loadNoble } from "./backend.ts";
 
 // PKCS#8 prefixes for a bare private key: RFC 8410 (OKP) and RFC 5915 without the
@@ -32,6 +33,38 @@ export const PUBLIC_LENGTH: Record<string, number> = {
   Ed25519: 32,
   "ECDSA-P256": 65,
 };
+
+/** Throws `VaultError` `bad-key-length` unless `key` has the length `algorithm`'s `kind` key has. */
+export function checkKeyLength(
+  algorithm: string,
+  kind: "public" | "private",
+  key: Uint8Array,
+): void {
+  const expected = (kind === "public" ? PUBLIC_LENGTH : PRIVATE_LENGTH)[algorithm];
+  if (key.length !== expected) {
+    throw new VaultError(
+      "bad-key-length",
+      `${algorithm} ${kind} key must be ${expected} bytes, got ${key.length}`,
+    );
+  }
+}
+
+/** The raw public key of a freshly generated WebCrypto key pair, with its private key. */
+export async function generatePair(
+  algorithm: string,
+  extractable: boolean,
+  usages: KeyUsage[],
+): Promise<{ key: CryptoKey; publicKey: Uint8Array }> {
+  const pair = await crypto.subtle.generateKey(
+    webAlgorithm(algorithm) as EcKeyGenParams,
+    extractable,
+    usages,
+  ) as CryptoKeyPair;
+  return {
+    key: pair.privateKey,
+    publicKey: new Uint8Array(await crypto.subtle.exportKey("raw", pair.publicKey)),
+  };
+}
 
 export function webAlgorithm(
   name: string,

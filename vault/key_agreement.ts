@@ -7,7 +7,13 @@
 import { buf } from "../_bytes.ts";
 import { VaultError } from "../errors.ts";
 import { type BackendOptions, loadNoble, pickBackend } from "./backend.ts";
-import { exportPrivate, importPrivate, PRIVATE_LENGTH, PUBLIC_LENGTH } from "./_pkcs8.ts";
+import {
+  checkKeyLength,
+  exportPrivate,
+  generatePair,
+  importPrivate,
+  PUBLIC_LENGTH,
+} from "./_pkcs8.ts";
 
 /** A key-agreement algorithm by name. */
 export type DhAlgorithm = "X25519" | "X448";
@@ -44,12 +50,7 @@ function checkAlgorithm(algorithm: DhAlgorithm): void {
 }
 
 function checkPublic(algorithm: DhAlgorithm, publicKey: Uint8Array): void {
-  if (publicKey.length !== PUBLIC_LENGTH[algorithm]) {
-    throw new VaultError(
-      "bad-key-length",
-      `${algorithm} public key must be ${PUBLIC_LENGTH[algorithm]} bytes, got ${publicKey.length}`,
-    );
-  }
+  checkKeyLength(algorithm, "public", publicKey);
 }
 
 function notExtractable(): VaultError {
@@ -172,17 +173,8 @@ export async function generateKeyAgreementKey(
       extractable,
     );
   }
-  const pair = await crypto.subtle.generateKey(
-    { name: algorithm },
-    extractable,
-    [
-      "deriveBits",
-    ],
-  ) as CryptoKeyPair;
-  const publicKey = new Uint8Array(
-    await crypto.subtle.exportKey("raw", pair.publicKey),
-  );
-  return new WebCryptoDhKey(algorithm, pair.privateKey, publicKey);
+  const { key, publicKey } = await generatePair(algorithm, extractable, ["deriveBits"]);
+  return new WebCryptoDhKey(algorithm, key, publicKey);
 }
 
 /**
@@ -202,14 +194,7 @@ export async function importKeyAgreementKey(
   options?: KeyOptions,
 ): Promise<ExportableKeyAgreementKey> {
   checkAlgorithm(algorithm);
-  if (privateKey.length !== PRIVATE_LENGTH[algorithm]) {
-    throw new VaultError(
-      "bad-key-length",
-      `${algorithm} private key must be ${
-        PRIVATE_LENGTH[algorithm]
-      } bytes, got ${privateKey.length}`,
-    );
-  }
+  checkKeyLength(algorithm, "private", privateKey);
   const extractable = options?.extractable ?? false;
   if (await pickBackend(algorithm, options) === "noble") {
     const curve = (await loadNoble()).curves[algorithm];

@@ -11,10 +11,10 @@ import { VaultError } from "../errors.ts";
 import { type BackendOptions, loadNoble, pickBackend } from "./backend.ts";
 import type { KeyOptions } from "./key_agreement.ts";
 import {
+  checkKeyLength,
   exportPrivate,
+  generatePair,
   importPrivate,
-  PRIVATE_LENGTH,
-  PUBLIC_LENGTH,
   webAlgorithm,
 } from "./_pkcs8.ts";
 
@@ -150,15 +150,8 @@ export async function generateSigningKey(
       extractable,
     );
   }
-  const pair = await crypto.subtle.generateKey(
-    webAlgorithm(algorithm) as EcKeyGenParams,
-    extractable,
-    ["sign", "verify"],
-  ) as CryptoKeyPair;
-  const publicKey = new Uint8Array(
-    await crypto.subtle.exportKey("raw", pair.publicKey),
-  );
-  return new WebCryptoSigningKey(algorithm, pair.privateKey, publicKey);
+  const { key, publicKey } = await generatePair(algorithm, extractable, ["sign", "verify"]);
+  return new WebCryptoSigningKey(algorithm, key, publicKey);
 }
 
 /**
@@ -178,14 +171,7 @@ export async function importSigningKey(
   options?: KeyOptions,
 ): Promise<ExportableSigningKey> {
   checkAlgorithm(algorithm);
-  if (privateKey.length !== PRIVATE_LENGTH[algorithm]) {
-    throw new VaultError(
-      "bad-key-length",
-      `${algorithm} private key must be ${
-        PRIVATE_LENGTH[algorithm]
-      } bytes, got ${privateKey.length}`,
-    );
-  }
+  checkKeyLength(algorithm, "private", privateKey);
   const extractable = options?.extractable ?? false;
   if (await pickBackend(algorithm, options) === "noble") {
     const n = await loadNoble();
@@ -238,12 +224,7 @@ export async function verifySignature(
   options?: BackendOptions,
 ): Promise<boolean> {
   checkAlgorithm(algorithm);
-  if (publicKey.length !== PUBLIC_LENGTH[algorithm]) {
-    throw new VaultError(
-      "bad-key-length",
-      `${algorithm} public key must be ${PUBLIC_LENGTH[algorithm]} bytes, got ${publicKey.length}`,
-    );
-  }
+  checkKeyLength(algorithm, "public", publicKey);
   if (signature.length !== 64) return false;
   if (await pickBackend(algorithm, options) === "noble") {
     return (await loadNoble()).verify(algorithm, publicKey, data, signature);
