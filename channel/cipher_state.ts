@@ -262,14 +262,35 @@ export class CipherState {
   }
 
   async #rekeyedKey(): Promise<AeadKey> {
-    const key = this.#requireKey();
-    const sealed = await key.seal(nonceBytes(this.#cipher, MAX_NONCE), ZEROS_32, EMPTY);
-    const raw = sealed.subarray(0, 32);
+    const raw = await this.rekeyedKeyBytes();
     try {
       return await importAeadKey(aeadAlgorithm(this.#cipher), raw);
     } finally {
-      sealed.fill(0);
+      raw.fill(0);
     }
+  }
+
+  /**
+   * `REKEY(k)` (§11.3) as 32 raw bytes, for a cache of many epoch keys that must stay small
+   * (a secure channel's receiver keeps skipped epochs this way, not as `CryptoKey`s). The
+   * bytes are secret: keep them in memory only, and zero them when done.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { CipherState } from "./cipher_state.ts";
+   * const epoch0 = await CipherState.create("AESGCM", new Uint8Array(32));
+   * const epoch1 = await CipherState.create("AESGCM", await epoch0.rekeyedKeyBytes());
+   * const ct = await (await epoch0.rekeyed()).encryptAt(0n, new Uint8Array(), new Uint8Array([1]));
+   * assert.deepEqual(await epoch1.decryptAt(0n, new Uint8Array(), ct), new Uint8Array([1]));
+   * ```
+   */
+  async rekeyedKeyBytes(): Promise<Uint8Array> {
+    const key = this.#requireKey();
+    const sealed = await key.seal(nonceBytes(this.#cipher, MAX_NONCE), ZEROS_32, EMPTY);
+    const raw = sealed.slice(0, 32);
+    sealed.fill(0);
+    return raw;
   }
 
   #requireKey(): AeadKey {

@@ -6,13 +6,14 @@
  *
  * Work per unauthenticated frame is bounded: a frame costs one AEAD open, plus the
  * derivation of epoch keys it points to that were never derived before (each at most
- * once, and never more than 2^15 ahead of the newest authenticated epoch). Nothing is
- * recorded unless the frame authenticates.
+ * once, and never more than 2^15 ahead of the newest authenticated epoch: ≈ 2.5 s of CPU
+ * and ≈ 6 MB of heap, once, for a forged frame at the bound). Nothing is recorded unless the
+ * frame authenticates.
  *
  * @module
  */
 import { ChannelError, VaultError } from "../errors.ts";
-import type { CipherState } from "./cipher_state.ts";
+import { CipherState } from "./cipher_state.ts";
 import { KEY_RENEWAL_INTERVAL } from "./encryptor.ts";
 import { EpochKeys } from "./epoch_keys.ts";
 import { ReplayWindow } from "./replay_window.ts";
@@ -51,15 +52,22 @@ export class Decryptor {
   /** Starts at nonce 0 with `key` (the split's receiving key). */
   constructor(key: CipherState, options: DecryptorOptions = {}) {
     this.#window = new ReplayWindow(options.windowSize ?? 1024);
+    const cipher = key.cipher;
     this.#keys = new EpochKeys(key, {
+      open: (bytes) => CipherState.create(cipher, bytes),
       interval: KEY_RENEWAL_INTERVAL,
       maxEpochsAhead: options.maxEpochsAhead ?? 2 ** 15,
     });
   }
 
-  /** Epoch keys held now (one while traffic is in order). */
+  /** Epoch keys held now, usable or as bytes (one while traffic is in order). */
   get keysHeld(): number {
     return this.#keys.size;
+  }
+
+  /** How many of the held epoch keys are usable keys (the rest are 32 raw bytes each). */
+  get usableKeysHeld(): number {
+    return this.#keys.usableSize;
   }
 
   /**

@@ -95,6 +95,7 @@ Deno.test("a forged frame is refused, records nothing, and derives each epoch ke
   forged[20]! ^= 1;
   await assert.rejects(decryptor.decrypt(forged), (e) => code(e) === "decrypt-failed");
   const held = decryptor.keysHeld; // epochs 0..3 derived once
+  assert.equal(decryptor.usableKeysHeld, 2, "skipped epochs 1 and 2 are kept as bytes");
   await assert.rejects(decryptor.decrypt(forged), (e) => code(e) === "decrypt-failed");
   assert.equal(decryptor.keysHeld, held, "a repeated forgery derives nothing new");
   // Nothing was recorded: the genuine frame with that nonce is still accepted.
@@ -113,4 +114,13 @@ Deno.test("concurrent copies of one frame are accepted once", async () => {
   const [frame] = await frames(encryptor, 1);
   const results = await Promise.allSettled([decryptor.decrypt(frame!), decryptor.decrypt(frame!)]);
   assert.equal(results.filter((r) => r.status === "fulfilled").length, 1);
+});
+
+Deno.test("a forged frame at the catch-up bound costs bounded memory: skipped epochs as bytes", async () => {
+  const { decryptor } = await pair();
+  const frame = new Uint8Array(8 + 32);
+  new DataView(frame.buffer).setBigUint64(0, BigInt(2 ** 20 - 1));
+  await assert.rejects(decryptor.decrypt(frame), (e) => code(e) === "decrypt-failed");
+  assert.equal(decryptor.keysHeld, 2 ** 15, "every epoch up to the bound derived once");
+  assert.equal(decryptor.usableKeysHeld, 2, "only epoch 0 and the frame's epoch are usable keys");
 });

@@ -2,48 +2,66 @@ import assert from "node:assert/strict";
 import { ChannelError } from "../errors.ts";
 import { EpochKeys } from "./epoch_keys.ts";
 
+// A stand-in key whose "bytes" are its epoch number; counts derivations and openings.
 class CountingKey {
   static derivations = 0;
+  static opened = 0;
   constructor(readonly epoch: number) {}
-  rekeyed(): Promise<CountingKey> {
+  rekeyedKeyBytes(): Promise<Uint8Array> {
     CountingKey.derivations++;
-    return Promise.resolve(new CountingKey(this.epoch + 1));
+    return Promise.resolve(new Uint8Array(new Uint32Array([this.epoch + 1]).buffer));
+  }
+  static open(bytes: Uint8Array): Promise<CountingKey> {
+    CountingKey.opened++;
+    return Promise.resolve(new CountingKey(new Uint32Array(bytes.slice().buffer)[0]!));
   }
 }
 
-Deno.test("epoch keys derive each epoch at most once, however often it is asked for", async () => {
+function keys(maxEpochsAhead?: number): EpochKeys<CountingKey> {
   CountingKey.derivations = 0;
-  const keys = new EpochKeys(new CountingKey(0));
-  const asks = [
-    keys.keyForNonce(32 * 100),
-    keys.keyForNonce(32 * 100 + 5),
-    keys.keyForNonce(32 * 50),
-  ];
+  CountingKey.opened = 0;
+  return new EpochKeys(new CountingKey(0), {
+    open: CountingKey.open,
+    ...(maxEpochsAhead ? { maxEpochsAhead } : {}),
+  });
+}
+
+Deno.test("epoch keys derive each epoch at most once, however often it is asked for", async () => {
+  const k = keys();
+  const asks = [k.keyForNonce(32 * 100), k.keyForNonce(32 * 100 + 5), k.keyForNonce(32 * 50)];
   const [a, b, c] = await Promise.all(asks);
   assert.equal(a!.epoch, 100);
   assert.equal(b, a);
   assert.equal(c!.epoch, 50);
-  await keys.keyForNonce(32 * 100);
+  await k.keyForNonce(32 * 100);
+  await k.keyForNonce(32 * 50);
   assert.equal(CountingKey.derivations, 100);
 });
 
+Deno.test("skipped epochs are kept as bytes; only epochs frames need are usable keys", async () => {
+  const k = keys();
+  await k.keyForNonce(32 * 1000);
+  assert.equal(k.size, 1001);
+  assert.equal(k.usableSize, 2, "epoch 0 and the frontier");
+  await k.keyForNonce(32 * 500);
+  assert.equal(k.usableSize, 3);
+  assert.equal(CountingKey.derivations, 1000, "opening a skipped epoch derives nothing");
+});
+
 Deno.test("epoch keys refuse a nonce beyond the bound with a typed error", async () => {
-  const keys = new EpochKeys(new CountingKey(0), { maxEpochsAhead: 10 });
+  const k = keys(10);
   await assert.rejects(
-    keys.keyForNonce(32 * 11),
+    k.keyForNonce(32 * 11),
     (e) => e instanceof ChannelError && e.code === "too-far-ahead",
   );
-  assert.equal((await keys.keyForNonce(32 * 10)).epoch, 10);
+  assert.equal((await k.keyForNonce(32 * 10)).epoch, 10);
 });
 
 Deno.test("epoch keys follow the authenticated epoch and drop keys no frame can use", async () => {
-  const keys = new EpochKeys(new CountingKey(0), { maxEpochsAhead: 4 });
-  await keys.keyForNonce(32 * 4);
-  keys.commit(4, 3);
-  assert.equal(keys.size, 2); // epochs 3 and 4
-  await assert.rejects(
-    keys.keyForNonce(0),
-    (e) => e instanceof ChannelError && e.code === "too-old",
-  );
-  assert.equal((await keys.keyForNonce(32 * 8)).epoch, 8); // the bound moves with the newest epoch
+  const k = keys(4);
+  await k.keyForNonce(32 * 4);
+  k.commit(4, 3);
+  assert.equal(k.size, 2); // epochs 3 and 4
+  await assert.rejects(k.keyForNonce(0), (e) => e instanceof ChannelError && e.code === "too-old");
+  assert.equal((await k.keyForNonce(32 * 8)).epoch, 8); // the bound moves with the newest epoch
 });
