@@ -112,29 +112,44 @@ async function routed(kind: "TCP" | "WebSocket", size: number, count: number): P
   return { name: `routed ${kind}`, size, count, seconds };
 }
 
-const results: Result[] = [];
-for (const size of [SMALL, LARGE]) {
-  const count = size === SMALL ? SMALL_COUNT : LARGE_COUNT;
-  results.push(await rawTcp(size, count, false));
-  results.push(await rawTcp(size, count, true));
-  results.push(await routed("TCP", size, count));
-  results.push(await routed("WebSocket", size, quick ? count / 2 : count));
-}
+if (import.meta.main) {
+  // `deno run`: the full side-by-side table.
+  const results: Result[] = [];
+  for (const size of [SMALL, LARGE]) {
+    const count = size === SMALL ? SMALL_COUNT : LARGE_COUNT;
+    results.push(await rawTcp(size, count, false));
+    results.push(await rawTcp(size, count, true));
+    results.push(await routed("TCP", size, count));
+    results.push(await routed("WebSocket", size, quick ? count / 2 : count));
+  }
 
-const lines = [
-  `Deno ${Deno.version.deno}, ${Deno.build.os}/${Deno.build.arch}, ${navigator.hardwareConcurrency} cores`,
-  "",
-  "| path | message | messages | msgs/s | MB/s | vs raw TCP (one write per frame) |",
-  "|---|---|---|---|---|---|",
-];
-for (const r of results) {
-  const raw = results.find((x) => x.size === r.size && x.name === "raw TCP (one write per frame)")!;
-  const ratio = perSecond(r) / perSecond(raw);
-  lines.push(
-    `| ${r.name} | ${r.size === SMALL ? "64 B" : "64 KiB"} | ${r.count} | ${
-      Math.round(perSecond(r)).toLocaleString("en")
-    } | ${mbPerSecond(r).toFixed(1)} | ${ratio.toFixed(2)}x |`,
-  );
+  const lines = [
+    `Deno ${Deno.version.deno}, ${Deno.build.os}/${Deno.build.arch}, ${navigator.hardwareConcurrency} cores`,
+    "",
+    "| path | message | messages | msgs/s | MB/s | vs raw TCP (one write per frame) |",
+    "|---|---|---|---|---|---|",
+  ];
+  for (const r of results) {
+    const raw = results.find((x) =>
+      x.size === r.size && x.name === "raw TCP (one write per frame)"
+    )!;
+    const ratio = perSecond(r) / perSecond(raw);
+    lines.push(
+      `| ${r.name} | ${r.size === SMALL ? "64 B" : "64 KiB"} | ${r.count} | ${
+        Math.round(perSecond(r)).toLocaleString("en")
+      } | ${mbPerSecond(r).toFixed(1)} | ${ratio.toFixed(2)}x |`,
+    );
+  }
+  // deno-lint-ignore no-console
+  console.log(lines.join("\n"));
+} else {
+  // `deno bench` (task bench): the routed paths alone, small counts.
+  for (const kind of ["TCP", "WebSocket"] as const) {
+    Deno.bench(`routed ${kind}, 5,000 × 64 B one way`, async () => {
+      await routed(kind, SMALL, 5_000);
+    });
+    Deno.bench(`routed ${kind}, 200 × 64 KiB one way`, async () => {
+      await routed(kind, LARGE, 200);
+    });
+  }
 }
-// deno-lint-ignore no-console
-console.log(lines.join("\n"));
