@@ -19,6 +19,11 @@ export interface WebSocketOptions {
   maxMessageSize?: number;
   /** A label for log lines (e.g. the URL). */
   peer?: string;
+  /**
+   * Bytes of received messages that may wait for a full mailbox before the connection is
+   * closed with `TransportError` `overloaded` (a WebSocket cannot pause reads). Default 64 MiB.
+   */
+  maxQueuedBytes?: number;
 }
 
 /** Bytes buffered by the socket above which the sender worker waits. */
@@ -34,7 +39,8 @@ const CLOSE_WAIT = 2000;
  * frame, an undecodable or oversized message closes the connection with a `TransportError`.
  *
  * Unlike TCP, a WebSocket cannot pause reads: received messages wait in an in-memory queue
- * while a mailbox is full.
+ * while a mailbox is full, up to `maxQueuedBytes`; past that the connection closes with
+ * `TransportError` `overloaded` rather than buffer without bound.
  *
  * @example
  * ```ts ignore
@@ -155,6 +161,8 @@ class WebSocketConnection implements Connection {
   readonly #peer: string;
   readonly #socketClosed: Promise<void>;
   #inbox: Promise<void> = Promise.resolve();
+  #queuedBytes = 0;
+  #maxQueued: number;
   #reason: Error | undefined;
   #resolveClosed!: (reason: Error) => void;
   #tearingDown = false;
@@ -163,6 +171,7 @@ class WebSocketConnection implements Connection {
     this.#node = node;
     this.#socket = socket;
     this.#max = options.maxMessageSize ?? DEFAULT_MAX_FRAME_SIZE;
+    this.#maxQueued = options.maxQueuedBytes ?? 64 * 1024 * 1024;
     this.address = Address.random();
     this.#peer = options.peer ?? this.address.toString();
     this.route = new Route([this.address]);
@@ -256,8 +265,20 @@ class WebSocketConnection implements Connection {
       returnRoute: message.returnRoute.prepend(this.address),
       payload: message.payload,
     });
+    this.#queuedBytes += bytes.length;
+    if (this.#queuedBytes > this.#maxQueued) {
+      void this.#fail(
+        new TransportError(
+          "overloaded",
+          `more than ${this.#maxQueued} bytes from ${this.#peer} wait for a full mailbox`,
+        ),
+      );
+      return;
+    }
     this.#inbox = this.#inbox.then(() =>
-      this.#tearingDown ? undefined : this.#node.deliver(incoming).catch((error) => {
+      this.#tearingDown ? undefined : this.#node.deliver(incoming).finally(() => {
+        this.#queuedBytes -= bytes.length;
+      }).catch((error) => {
         if (!this.#tearingDown) {
           this.#node.logger.warn("incoming message dropped", {
             peer: this.#peer,

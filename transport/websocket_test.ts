@@ -95,3 +95,30 @@ Deno.test("a WebSocket server going away fails pending requests with a Transport
     await http.shutdown();
   }
 });
+
+Deno.test("a WebSocket peer that outruns a full mailbox is cut off with overloaded, not buffered without bound", async () => {
+  const server = new Node();
+  // A slow worker with a small mailbox: the mailbox fills, then the connection's queue grows.
+  server.startWorker("stuck", () => new Promise((r) => setTimeout(r, 2)), { mailboxCapacity: 4 });
+  const accepted: Connection[] = [];
+  const http = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    webSocketHandler(server, { maxQueuedBytes: 64 * 1024, onConnection: (c) => accepted.push(c) }),
+  );
+  try {
+    const ws = new WebSocket(`ws://127.0.0.1:${http.addr.port}`);
+    const closed = new Promise((r) => ws.onclose = r);
+    await new Promise((r) => ws.onopen = r);
+    const frame = encodeTransportMessage(
+      new RoutedMessage({ onwardRoute: ["stuck"], payload: new Uint8Array(1024) }),
+    );
+    for (let i = 0; i < 200; i++) ws.send(frame);
+    await until(() => accepted.length === 1);
+    const reason = await accepted[0]!.closed;
+    assert.ok(reason instanceof TransportError && reason.code === "overloaded", String(reason));
+    await closed;
+  } finally {
+    await server.close();
+    await http.shutdown();
+  }
+});
