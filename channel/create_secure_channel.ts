@@ -91,9 +91,14 @@ export async function createSecureChannel(
       // Message 2: the responder's e, s and identity payload.
       const peerPayload = await hs.readMessage(ctx.message.payload);
       const remoteRoute = ctx.message.returnRoute;
-      const peer = await verifyPeer(hs, peerPayload, options);
-      const message3 = await hs.writeMessage(payload);
-      const [toResponder, toInitiator] = await hs.split();
+      // Message 3 and the transport keys are computed while the responder is checked;
+      // message 3 is sent only once it passed, and a refusal is reported before any
+      // failure of ours.
+      const verifying = verifyPeer(hs, peerPayload, options);
+      const finishing = hs.writeMessage(payload).then(async (m) => [m, await hs.split()] as const);
+      finishing.catch(() => {});
+      const peer = await verifying;
+      const [message3, [toResponder, toInitiator]] = await finishing;
       if (settled) return;
       const windowSize = options.replayWindow ? { windowSize: options.replayWindow } : {};
       channel = new SecureChannel({

@@ -27,6 +27,9 @@ export const MAX_MESSAGE_LENGTH = 65535;
 const TAG_LENGTH = 16;
 const PSK_LENGTH = 32;
 
+type DhToken = "ee" | "es" | "se" | "ss";
+const DH_TOKENS: readonly MessageToken[] = ["ee", "es", "se", "ss"];
+
 /** Options of {@linkcode HandshakeState.create}. */
 export interface HandshakeOptions {
   /** A protocol name such as `"Noise_XX_25519_AESGCM_SHA256"`, or `"OCKAM_XX_25519_AES256_GCM_SHA256"`. */
@@ -105,6 +108,11 @@ export class HandshakeState {
   #rs: Uint8Array | undefined;
   #re: Uint8Array | undefined;
   #psks: Uint8Array[];
+  // Agreements started as soon as both their keys were known, so they run while the
+  // handshake does other work; each is consumed by its token (§7.3: a DH token occurs
+  // at most once per pattern). Dropped on failure and split.
+  #agreements = new Map<DhToken, Promise<Uint8Array>>();
+  #agreed = new Set<DhToken>();
   #message = 0;
   #phase: Phase = "ready";
 
@@ -215,6 +223,7 @@ export class HandshakeState {
     // §5.3: pre-message public keys, initiator's first, then responder's.
     await state.#mixPreMessage(pattern.initiatorPreMessage, initiator);
     await state.#mixPreMessage(pattern.responderPreMessage, !initiator);
+    state.#startAgreements();
     return state;
   }
 
@@ -309,6 +318,7 @@ export class HandshakeState {
     this.#phase = "failed";
     this.#e = undefined;
     this.#psks = [];
+    this.#agreements.clear();
     if (error instanceof HandshakeError) return error;
     const code = error instanceof SealrouteError ? error.code : "internal";
     return new HandshakeError(
@@ -345,6 +355,7 @@ export class HandshakeState {
         switch (token) {
           case "e": {
             this.#e ??= await generateKeyAgreementKey(dhAlgorithm(this.#protocol.dh));
+            this.#startAgreements();
             const pub = this.#e.publicKey;
             parts.push(pub);
             this.#ss.mixHash(pub);
@@ -422,6 +433,7 @@ export class HandshakeState {
           case "e": {
             const re = take(this.#dhLen).slice();
             this.#re = re;
+            this.#startAgreements();
             this.#ss.mixHash(re);
             if (this.#psk) await this.#ss.mixKey(re);
             break;
@@ -429,6 +441,7 @@ export class HandshakeState {
           case "s": {
             const length = this.#dhLen + (this.#ss.hasKey ? TAG_LENGTH : 0);
             this.#rs = (await this.#ss.decryptAndHash(take(length))).slice();
+            this.#startAgreements();
             break;
           }
           case "psk":
@@ -449,13 +462,44 @@ export class HandshakeState {
   }
 
   // §7.1: "es" is DH(initiator's e, responder's s), "se" DH(initiator's s, responder's e).
-  #dh(token: "ee" | "es" | "se" | "ss"): Promise<Uint8Array> {
+  #keysOf(token: DhToken): [KeyAgreementKey | undefined, Uint8Array | undefined] {
     const localEphemeral = token === "ee" ||
       (token === "es" && this.#initiator) || (token === "se" && !this.#initiator);
     const remoteEphemeral = token === "ee" ||
       (token === "es" && !this.#initiator) || (token === "se" && this.#initiator);
-    const local = localEphemeral ? this.#e : this.#s;
-    const remote = remoteEphemeral ? this.#re : this.#rs;
+    return [localEphemeral ? this.#e : this.#s, remoteEphemeral ? this.#re : this.#rs];
+  }
+
+  // Starts every agreement the pattern still needs whose two keys are now known.
+  #startAgreements(): void {
+    for (const message of this.#protocol.pattern.messages) {
+      for (const token of message) {
+        if (!DH_TOKENS.includes(token)) continue;
+        const dh = token as DhToken;
+        if (this.#agreed.has(dh) || this.#agreements.has(dh)) continue;
+        const [local, remote] = this.#keysOf(dh);
+        if (!local || !remote) continue;
+        let agreement: Promise<Uint8Array>;
+        try {
+          agreement = Promise.resolve(local.deriveSharedSecret(remote));
+        } catch (error) {
+          agreement = Promise.reject(error);
+        }
+        // A failure is reported when its token is reached, as if computed there.
+        agreement.catch(() => {});
+        this.#agreements.set(dh, agreement);
+      }
+    }
+  }
+
+  #dh(token: DhToken): Promise<Uint8Array> {
+    this.#agreed.add(token);
+    const started = this.#agreements.get(token);
+    if (started) {
+      this.#agreements.delete(token);
+      return started;
+    }
+    const [local, remote] = this.#keysOf(token);
     if (!local || !remote) {
       throw new HandshakeError("missing-key", `no key for ${token}`);
     }
@@ -496,6 +540,7 @@ export class HandshakeState {
     this.#phase = "split";
     this.#e = undefined;
     this.#psks = [];
+    this.#agreements.clear();
     return await this.#ss.split();
   }
 

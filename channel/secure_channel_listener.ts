@@ -162,10 +162,13 @@ async function respond(
     try {
       // Message 3: the initiator's s and identity payload.
       const peerPayload = await hs.readMessage(ctx.message.payload);
+      // The transport keys are derived while the initiator is checked.
+      const verifying = verifyPeer(hs, peerPayload, options);
+      verifying.catch(() => {});
       const [toResponder, toInitiator] = await hs.split();
       let peer;
       try {
-        peer = await verifyPeer(hs, peerPayload, options);
+        peer = await verifying;
       } catch (error) {
         // Refused after message 3: tell the initiator through the channel (Ockam's Close).
         const close = await new Encryptor(toInitiator).encrypt(CLOSE_BYTES);

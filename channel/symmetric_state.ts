@@ -208,8 +208,10 @@ export class SymmetricState {
    */
   async split(): Promise<[CipherState, CipherState]> {
     const [k1, k2] = this.#hkdf(EMPTY, 2) as [Uint8Array, Uint8Array];
-    const first = await CipherState.create(this.#cipher, k1.subarray(0, 32));
-    const second = await CipherState.create(this.#cipher, k2.subarray(0, 32));
+    const [first, second] = await Promise.all([
+      CipherState.create(this.#cipher, k1.subarray(0, 32)),
+      CipherState.create(this.#cipher, k2.subarray(0, 32)),
+    ]);
     k1.fill(0);
     k2.fill(0);
     return this.#reversedSplit ? [second, first] : [first, second];

@@ -60,6 +60,28 @@ function notExtractable(): VaultError {
   );
 }
 
+// A handshake agrees with the same peer key more than once (Noise XX: the peer's
+// ephemeral twice per side), so the last few imported public keys are kept, as
+// promises so concurrent agreements share one import. Public keys only: nothing secret.
+const PUBLIC_CACHE_SIZE = 4;
+const publicCache = new Map<string, Promise<CryptoKey>>();
+
+function importPublic(algorithm: DhAlgorithm, publicKey: Uint8Array): Promise<CryptoKey> {
+  const id = algorithm + String.fromCharCode(...publicKey);
+  const cached = publicCache.get(id);
+  if (cached) return cached;
+  const imported = crypto.subtle.importKey("raw", buf(publicKey), { name: algorithm }, true, []);
+  publicCache.set(id, imported);
+  if (publicCache.size > PUBLIC_CACHE_SIZE) {
+    publicCache.delete(publicCache.keys().next().value!);
+  }
+  // A key that does not import is not remembered.
+  imported.catch(() => {
+    if (publicCache.get(id) === imported) publicCache.delete(id);
+  });
+  return imported;
+}
+
 class WebCryptoDhKey implements ExportableKeyAgreementKey {
   readonly algorithm: DhAlgorithm;
   readonly publicKey: Uint8Array;
@@ -72,13 +94,7 @@ class WebCryptoDhKey implements ExportableKeyAgreementKey {
   async deriveSharedSecret(peerPublicKey: Uint8Array): Promise<Uint8Array> {
     checkPublic(this.algorithm, peerPublicKey);
     try {
-      const peer = await crypto.subtle.importKey(
-        "raw",
-        buf(peerPublicKey),
-        { name: this.algorithm },
-        true,
-        [],
-      );
+      const peer = await importPublic(this.algorithm, peerPublicKey);
       const bits = PUBLIC_LENGTH[this.algorithm]! * 8;
       return new Uint8Array(
         await crypto.subtle.deriveBits(
