@@ -57,10 +57,14 @@ export async function verifyPeer(
   return { identifier: verified.identity.identifier, attributes: verified.attributes };
 }
 
-/** Logs a handshake failure without secrets: its code and message. */
-export function logFailure(node: Node, what: string, error: unknown): void {
-  const fields = error instanceof SealrouteError
+/** Log fields for an error, without secrets: its code (if typed) and message. */
+export function errorFields(error: unknown): Record<string, unknown> {
+  return error instanceof SealrouteError
     ? { code: error.code, error: error.message }
     : { error: String(error) };
-  node.logger.warn(what, fields);
+}
+
+/** Logs a handshake failure without secrets: its code and message. */
+export function logFailure(node: Node, what: string, error: unknown): void {
+  node.logger.warn(what, errorFields(error));
 }

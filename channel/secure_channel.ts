@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { ChannelError, SealrouteError } from "../errors.ts";
+import { ChannelError } from "../errors.ts";
 import {
   type CredentialAndPurposeKey,
   decodeRefreshCredentials,
@@ -14,7 +14,7 @@ import {
   importIdentity,
   verifyCredential,
 } from "../identity/mod.ts";
-import type { Address } from "../routing/address.ts";
+import { Address } from "../routing/address.ts";
 import type { Node } from "../routing/node.ts";
 import type { RequestOptions, WorkerContext } from "../routing/node_options.ts";
 import { Route, type RouteLike } from "../routing/route.ts";
@@ -23,6 +23,7 @@ import { ownedBytes } from "../routing/tcp_codec.ts";
 import type { Decryptor } from "./decryptor.ts";
 import type { Encryptor } from "./encryptor.ts";
 import { decodeChannelMessage, encodeChannelMessage } from "./messages.ts";
+import { errorFields } from "./_handshake.ts";
 import {
   type ChannelPeer,
   LOCAL_INFO_ATTRIBUTES,
@@ -248,7 +249,7 @@ export class SecureChannel implements AsyncDisposable {
     let address: Address | undefined;
     const readable = new ReadableStream<Uint8Array>({
       start: (controller) => {
-        address = node.startWorker(crypto.randomUUID().replaceAll("-", ""), (ctx) => {
+        address = node.startWorker(Address.random(), (ctx) => {
           controller.enqueue(ctx.message.payload);
         }, { onStop: () => controller.close() });
         this.#closed.then((reason) => reason && controller.error(reason));
@@ -454,9 +455,9 @@ export class SecureChannel implements AsyncDisposable {
   }
 
   #log(level: "warn" | "error", message: string, error: unknown): void {
-    const detail = error instanceof SealrouteError
-      ? { code: error.code, error: error.message }
-      : { error: String(error) };
-    this.#node.logger[level](`secure channel ${this.#encryptorAddress}: ${message}`, detail);
+    this.#node.logger[level](
+      `secure channel ${this.#encryptorAddress}: ${message}`,
+      errorFields(error),
+    );
   }
 }

@@ -1,3 +1,4 @@
+import { randomHex16, toHex } from "../_bytes.ts";
 import { DecodeError } from "../errors.ts";
 
 const encoder = new TextEncoder();
@@ -130,10 +131,7 @@ export class Address {
    * ```
    */
   static random(): Address {
-    const bytes = crypto.getRandomValues(new Uint8Array(16));
-    let hex = "";
-    for (const b of bytes) hex += b.toString(16).padStart(2, "0");
-    return new Address(LOCAL, hex);
+    return new Address(LOCAL, randomHex16());
   }
 
   /**
@@ -180,9 +178,7 @@ export class Address {
       try {
         this.#text = strictDecoder.decode(this.value);
       } catch {
-        let hex = "0x";
-        for (const b of this.value) hex += b.toString(16).padStart(2, "0");
-        this.#text = hex;
+        this.#text = `0x${toHex(this.value)}`;
       }
     }
     return this.#text;
