@@ -1,4 +1,4 @@
-// Every cacophony vector (shared/vectors/noise/README.md): handshake messages, handshake
+// Every cacophony vector (testdata/noise/README.md): handshake messages, handshake
 // hash on both sides, then transport messages in both directions, byte for byte.
 import assert from "node:assert/strict";
 import { fromHex, toHex } from "../_bytes.ts";
@@ -22,7 +22,7 @@ interface Vector {
   messages: { payload: string; ciphertext: string }[];
 }
 
-const VECTORS_URL = new URL("../../shared/vectors/noise/cacophony.json", import.meta.url);
+const VECTORS_URL = new URL("./testdata/noise/cacophony.json", import.meta.url);
 
 function sideOptions(v: Vector, initiator: boolean): HandshakeOptions {
   const p = initiator ? "init" : "resp";
