@@ -5,10 +5,11 @@ import { createIdentity, issueCredential, type LocalIdentity } from "../identity
 import type { AttributeInput } from "../identity/mod.ts";
 import { Node } from "../routing/node.ts";
 import type { RoutedMessage } from "../routing/routed_message.ts";
-import type { WorkerContext } from "../routing/node_options.ts";
+import type { WorkerContext } from "../routing/node.ts";
 import { attachDuplex } from "../transport/connection.ts";
 import { memoryDuplexPair } from "../transport/duplex.ts";
 import type { Route } from "../routing/route.ts";
+import type { Flow } from "../routing/flow_controls.ts";
 
 export async function identity(): Promise<LocalIdentity> {
   return await createIdentity(new Vault());
@@ -26,9 +27,12 @@ export async function credentialed(
   return me;
 }
 
-/** Two nodes joined by an in-memory duplex; `route` leads from a to b. */
+/**
+ * Two nodes joined by an in-memory duplex; `route` leads from a to b, and `flow` is the
+ * flow messages from a arrive on at b (a listener on b must consume it).
+ */
 export function linkedNodes(): Promise<
-  { a: Node; b: Node; route: Route; [Symbol.asyncDispose](): Promise<void> }
+  { a: Node; b: Node; route: Route; flow: Flow; [Symbol.asyncDispose](): Promise<void> }
 > {
   const a = new Node();
   const b = new Node();
@@ -39,6 +43,7 @@ export function linkedNodes(): Promise<
     a,
     b,
     route: ca.route,
+    flow: cb.flow,
     async [Symbol.asyncDispose]() {
       await ca.close();
       await cb.close();
@@ -57,6 +62,7 @@ export function startTap(
   node: Node,
   address: string,
   edit: (message: RoutedMessage) => RoutedMessage[] = (m) => [m],
+  consumes: readonly Flow[] = [],
 ): void {
   node.startWorker(address, async (ctx: WorkerContext) => {
     const m = ctx.message;
@@ -65,7 +71,7 @@ export function startTap(
       returnRoute: m.returnRoute.prepend(address),
     });
     for (const out of edit(stepped)) await node.deliver(out);
-  });
+  }, { consumes });
 }
 
 export function waitFor(condition: () => boolean, timeout = 5000): Promise<void> {

@@ -36,11 +36,10 @@ export interface CreateSecureChannelOptions extends SecureChannelOptions {
  * import assert from "node:assert/strict";
  * import { createSecureChannel, createSecureChannelListener } from "@sealroute/sealroute/channel";
  * import { createIdentity, trustIdentifiers } from "@sealroute/sealroute/identity";
- * import { Node, startEcho } from "@sealroute/sealroute/routing";
+ * import { Node } from "@sealroute/sealroute/routing";
  * import { Vault } from "@sealroute/sealroute/vault";
  *
  * await using node = new Node();
- * startEcho(node);
  * const server = await createIdentity(new Vault());
  * await createSecureChannelListener(node, "api", { identity: server });
  * const channel = await createSecureChannel(node, "api", {
@@ -73,7 +72,7 @@ export async function createSecureChannel(
     if (error === undefined) return resolve(channel!);
     // Reject once the handshake's worker is gone, so a refused caller finds nothing left.
     const freed = channel ? channel.close() : node.stopWorker(decryptorAddress);
-    void freed.finally(() => reject(error));
+    freed.catch(() => {}).finally(() => reject(error));
   };
   const timeout = options.timeout ?? DEFAULT_HANDSHAKE_TIMEOUT;
   const timer = setTimeout(
@@ -108,7 +107,10 @@ export async function createSecureChannel(
         decryptorAddress,
         remoteRoute,
         encryptor: new Encryptor(toResponder),
-        decryptor: new Decryptor(toInitiator, windowSize),
+        decryptor: new Decryptor(toInitiator, {
+          ...windowSize,
+          ...(options.maxEpochsAhead ? { maxEpochsAhead: options.maxEpochsAhead } : {}),
+        }),
         peer,
         options,
       });
@@ -118,10 +120,17 @@ export async function createSecureChannel(
     } catch (error) {
       finish(error);
     }
+  }, {
+    // The node closing (or anyone stopping the worker) ends a pending handshake, timer and all.
+    onStop: () => finish(new ChannelError("closed", "the handshake's worker was stopped")),
   });
   // Message 1: e, with the empty payload Ockam sends.
   handshake.hs.writeMessage(new Uint8Array())
-    .then((message1) => node.send(Route.from(route), message1, { from: decryptorAddress }))
+    // The decryptor becomes a consumer of the flow the route leads into (a connection's),
+    // so message 2 and the peer's frames reach it.
+    .then((message1) =>
+      node.send(Route.from(route), message1, { from: decryptorAddress, receiveReplies: true })
+    )
     .catch(finish);
   return promise;
 }

@@ -4,11 +4,13 @@
  * 32 and one previous key; this one keeps a window of `windowSize` nonces and catches up
  * across up to 2^15 key epochs, 2^20 lost messages, in one step).
  *
- * Work per unauthenticated frame is bounded: a frame costs one AEAD open, plus the
- * derivation of epoch keys it points to that were never derived before (each at most
- * once, and never more than 2^15 ahead of the newest authenticated epoch: ≈ 2.5 s of CPU
- * and ≈ 6 MB of heap, once, for a forged frame at the bound). Nothing is recorded unless the
- * frame authenticates.
+ * Work per unauthenticated frame is bounded: a frame costs one AEAD open (and at most one
+ * key import), plus the derivation of epoch keys it points to that were never derived
+ * before, each at most once and never more than 2^15 epochs ahead of the newest
+ * authenticated one. That derivation runs in the background ({@linkcode EpochKeys}), so
+ * frames whose keys are at hand do not wait for it: a channel asks
+ * {@linkcode Decryptor.isKeyed} and lets a frame that must wait do so aside. Nothing is
+ * recorded unless the frame authenticates.
  *
  * @module
  */
@@ -48,6 +50,8 @@ export class Decryptor {
   #window: ReplayWindow;
   #keys: EpochKeys<CipherState>;
   #pending = new Set<number>();
+  // Frames being tried per epoch, so a key made for frames that all fail is let go.
+  #tries = new Map<number, number>();
 
   /** Starts at nonce 0 with `key` (the split's receiving key). */
   constructor(key: CipherState, options: DecryptorOptions = {}) {
@@ -68,6 +72,53 @@ export class Decryptor {
   /** How many of the held epoch keys are usable keys (the rest are 32 raw bytes each). */
   get usableKeysHeld(): number {
     return this.#keys.usableSize;
+  }
+
+  /** How many epoch keys were derived so far (one per epoch, however many frames asked). */
+  get keysDerived(): number {
+    return this.#keys.derivations;
+  }
+
+  /**
+   * Whether `frame` would be opened (or refused) without waiting for epoch keys to be
+   * derived: false only for a frame that points past every epoch derived so far.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { CipherState, Decryptor } from "@sealroute/sealroute/channel";
+   * const decryptor = new Decryptor(await CipherState.create("AESGCM", new Uint8Array(32)));
+   * const far = new Uint8Array(40);
+   * new DataView(far.buffer).setBigUint64(0, 2n ** 20n - 1n);
+   * assert.equal(decryptor.isKeyed(new Uint8Array(40)), true);
+   * assert.equal(decryptor.isKeyed(far), false);
+   * decryptor.close();
+   * ```
+   */
+  isKeyed(frame: Uint8Array): boolean {
+    return this.epochsToDerive(frame) === 0;
+  }
+
+  /**
+   * How many epoch keys must still be derived before `frame` can be opened (0 when it is
+   * keyed, see {@linkcode Decryptor.isKeyed}).
+   */
+  epochsToDerive(frame: Uint8Array): number {
+    const epoch = this.epochOf(frame);
+    return epoch < 0 ? 0 : this.#keys.toDerive(epoch);
+  }
+
+  /** The key epoch `frame`'s nonce falls in, or -1 for a frame refused before any key. */
+  epochOf(frame: Uint8Array): number {
+    if (frame.length < 8 + TAG_LENGTH) return -1;
+    const big = new DataView(frame.buffer, frame.byteOffset, 8).getBigUint64(0);
+    if (big > BigInt(Number.MAX_SAFE_INTEGER)) return -1;
+    return this.#keys.epochOf(Number(big));
+  }
+
+  /** Stops any key derivation and fails frames still waiting for a key (`closed`). */
+  close(): void {
+    this.#keys.close();
   }
 
   /**
@@ -91,7 +142,9 @@ export class Decryptor {
       throw new ChannelError(verdict, `refused frame with nonce ${nonce}: ${verdict}`);
     }
     this.#pending.add(nonce);
-    let plaintext: Uint8Array;
+    const epoch = this.#keys.epochOf(nonce);
+    this.#tries.set(epoch, (this.#tries.get(epoch) ?? 0) + 1);
+    let plaintext: Uint8Array | undefined;
     try {
       const key = await this.#keys.keyForNonce(nonce);
       plaintext = await key.decryptAt(big, EMPTY, frame.subarray(8));
@@ -103,6 +156,12 @@ export class Decryptor {
       });
     } finally {
       this.#pending.delete(nonce);
+      const left = this.#tries.get(epoch)! - 1;
+      if (left > 0) this.#tries.set(epoch, left);
+      else {
+        this.#tries.delete(epoch);
+        if (plaintext === undefined) this.#keys.release(epoch);
+      }
     }
     this.#commit(nonce);
     return { nonce, plaintext };
@@ -113,10 +172,11 @@ export class Decryptor {
     const epoch = this.#keys.epochOf(nonce);
     const oldest = this.#keys.epochOf(Math.max(0, this.#window.highest - this.#window.size + 1));
     this.#keys.commit(epoch, oldest);
-    // Keys of older epochs whose every nonce arrived can go (RFC 6479-style bookkeeping).
-    for (const e of this.#keys.heldEpochs()) {
+    // Keys of older epochs whose every nonce arrived can go (RFC 6479-style bookkeeping);
+    // only epochs inside the window can still hold keys.
+    for (let e = oldest; e < this.#keys.newest; e++) {
       if (
-        e < this.#keys.newest &&
+        this.#keys.holds(e) &&
         this.#window.allRecorded(e * KEY_RENEWAL_INTERVAL, KEY_RENEWAL_INTERVAL)
       ) {
         this.#keys.drop(e);

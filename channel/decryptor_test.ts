@@ -95,9 +95,11 @@ Deno.test("a forged frame is refused, records nothing, and derives each epoch ke
   forged[20]! ^= 1;
   await assert.rejects(decryptor.decrypt(forged), (e) => code(e) === "decrypt-failed");
   const held = decryptor.keysHeld; // epochs 0..3 derived once
-  assert.equal(decryptor.usableKeysHeld, 2, "skipped epochs 1 and 2 are kept as bytes");
+  assert.equal(held, 4);
+  assert.equal(decryptor.usableKeysHeld, 1, "epochs 1 to 3 are kept as bytes, epoch 0 usable");
   await assert.rejects(decryptor.decrypt(forged), (e) => code(e) === "decrypt-failed");
   assert.equal(decryptor.keysHeld, held, "a repeated forgery derives nothing new");
+  assert.equal(decryptor.keysDerived, 3);
   // Nothing was recorded: the genuine frame with that nonce is still accepted.
   assert.equal((await decryptor.decrypt(all[97]!)).nonce, 97);
 });
@@ -122,5 +124,50 @@ Deno.test("a forged frame at the catch-up bound costs bounded memory: skipped ep
   new DataView(frame.buffer).setBigUint64(0, BigInt(2 ** 20 - 1));
   await assert.rejects(decryptor.decrypt(frame), (e) => code(e) === "decrypt-failed");
   assert.equal(decryptor.keysHeld, 2 ** 15, "every epoch up to the bound derived once");
-  assert.equal(decryptor.usableKeysHeld, 2, "only epoch 0 and the frame's epoch are usable keys");
+  assert.equal(decryptor.usableKeysHeld, 1, "only epoch 0 is a usable key: the forgery kept none");
+});
+
+/** A frame with `nonce` and 32 bytes that are no valid ciphertext. */
+function forgedAt(nonce: number): Uint8Array {
+  const frame = new Uint8Array(8 + 32);
+  new DataView(frame.buffer).setBigUint64(0, BigInt(nonce));
+  return frame;
+}
+
+Deno.test("a forged far-ahead frame holds back no frame whose key is at hand", async () => {
+  const { encryptor, decryptor } = await pair();
+  assert.equal(decryptor.isKeyed(forgedAt(2 ** 20 - 1)), false);
+  const forged = decryptor.decrypt(forgedAt(2 ** 20 - 1));
+  forged.catch(() => {});
+  let slowest = 0;
+  // 64 frames cross two epoch boundaries: their keys come first in the derivation order.
+  for (const frame of await frames(encryptor, 64)) {
+    const started = performance.now();
+    await decryptor.decrypt(frame);
+    slowest = Math.max(slowest, performance.now() - started);
+  }
+  // Generous bound: before, each of these waited 4-6 s behind the forged frame's 32,768 rekeys.
+  assert.ok(slowest < 200, `a legitimate frame waited ${slowest.toFixed(1)} ms`);
+  assert.ok(decryptor.keysDerived < 2 ** 15, "the derivation for the forgery is still running");
+  decryptor.close();
+  await assert.rejects(forged, (e) => code(e) === "closed");
+});
+
+Deno.test("a thousand forged far-ahead frames cost each epoch's derivation once in all", async () => {
+  const { encryptor, decryptor } = await pair();
+  await decryptor.decrypt((await frames(encryptor, 1))[0]!);
+  let seed = 12345;
+  const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+  const nonces = Array.from({ length: 1000 }, () => 32 + Math.floor(random() * (2 ** 20 - 32)));
+  const results = await Promise.allSettled(nonces.map((n) => decryptor.decrypt(forgedAt(n))));
+  assert.ok(results.every((r) => r.status === "rejected" && code(r.reason) === "decrypt-failed"));
+  const highest = Math.floor(Math.max(...nonces) / 32);
+  assert.equal(decryptor.keysDerived, highest, "each epoch up to the furthest derived once");
+  assert.equal(decryptor.usableKeysHeld, 1, "no forgery left a usable key behind");
+  // The same frames again derive nothing more.
+  await Promise.allSettled(nonces.slice(0, 100).map((n) => decryptor.decrypt(forgedAt(n))));
+  assert.equal(decryptor.keysDerived, highest);
+  // Genuine traffic still flows.
+  const [next] = await frames(encryptor, 1);
+  assert.equal((await decryptor.decrypt(next!)).nonce, 1);
 });

@@ -65,3 +65,69 @@ Deno.test("epoch keys follow the authenticated epoch and drop keys no frame can 
   await assert.rejects(k.keyForNonce(0), (e) => e instanceof ChannelError && e.code === "too-old");
   assert.equal((await k.keyForNonce(32 * 8)).epoch, 8); // the bound moves with the newest epoch
 });
+
+Deno.test("a far epoch is derived in the background: nearer keys do not wait for it", async () => {
+  const k = keys();
+  const far = k.keyForNonce(32 * 20_000);
+  assert.equal(k.isReady(20_000), false);
+  assert.equal(k.isReady(0), true);
+  let farDone = false;
+  void far.then(() => farDone = true);
+  const near = await k.keyForNonce(32 * 3);
+  assert.equal(near.epoch, 3);
+  assert.equal(farDone, false, "epoch 3 came first, in derivation order");
+  assert.equal((await far).epoch, 20_000);
+  assert.equal(CountingKey.derivations, 20_000);
+  k.close();
+});
+
+Deno.test("derivation lets timers run between slices, even when each step is a microtask", async () => {
+  const k = keys();
+  const far = k.keyForNonce(32 * 20_000);
+  let derivedWhenTimerRan = -1;
+  setTimeout(() => derivedWhenTimerRan = k.derivations, 0);
+  await far;
+  assert.ok(
+    derivedWhenTimerRan >= 0 && derivedWhenTimerRan < 20_000,
+    `the timer ran after ${derivedWhenTimerRan} of 20,000 derivations`,
+  );
+  k.close();
+});
+
+Deno.test("a key made for a frame that did not authenticate is let go; the bytes stay", async () => {
+  const k = keys();
+  await k.keyForNonce(32 * 5);
+  assert.equal(k.usableSize, 2);
+  k.release(5);
+  assert.equal(k.usableSize, 1, "only epoch 0");
+  assert.equal(k.size, 6, "epochs 1 to 5 as bytes, epoch 0 usable");
+  await k.keyForNonce(32 * 5);
+  k.commit(5, 0);
+  k.release(5);
+  assert.equal(k.usableSize, 2, "an authenticated epoch keeps its usable key");
+  assert.equal(CountingKey.derivations, 5);
+  k.close();
+});
+
+Deno.test("closing stops the derivation and fails waiting frames with closed", async () => {
+  const k = keys();
+  const far = k.keyForNonce(32 * 30_000);
+  k.close();
+  await assert.rejects(far, (e) => e instanceof ChannelError && e.code === "closed");
+  const derived = k.derivations;
+  await new Promise((r) => setTimeout(r, 20));
+  assert.equal(k.derivations, derived, "nothing is derived after close");
+  assert.ok(derived < 30_000);
+  await assert.rejects(k.keyForNonce(0), (e) => e instanceof ChannelError && e.code === "closed");
+});
+
+Deno.test("held bytes stay bounded as traffic moves on: old epochs leave the slab", async () => {
+  const k = keys(64);
+  for (let epoch = 1; epoch <= 2000; epoch++) {
+    await k.keyForNonce(32 * epoch);
+    k.commit(epoch, epoch - 2);
+  }
+  assert.ok(k.size <= 3, `held ${k.size}`);
+  assert.equal(CountingKey.derivations, 2000);
+  k.close();
+});

@@ -34,10 +34,15 @@
  * await operator.addCredential(
  *   await issueCredential({ issuer: authority, subject: operator.identity, attributes: { role: "operator" } }),
  * );
+ * const listener = await createSecureChannelListener(node, "api", {
+ *   identity: device,
+ *   authorities: [authority.identity],
+ * });
+ * // Reachable through this listener's channels (their flow), and by operators only.
  * node.startWorker("commands", (ctx) => ctx.reply(new TextEncoder().encode("done")), {
  *   incoming: abacAccessControl('(= subject.role "operator")'),
+ *   consumes: [listener.flow],
  * });
- * await createSecureChannelListener(node, "api", { identity: device, authorities: [authority.identity] });
  * const channel = await createSecureChannel(node, "api", { identity: operator });
  * const reply = await channel.request("commands", new TextEncoder().encode("reboot"));
  * assert.equal(new TextDecoder().decode(reply.payload), "done");

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { ChannelError } from "../errors.ts";
+import { ChannelError, SealrouteError } from "../errors.ts";
 import {
   type CredentialAndPurposeKey,
   decodeRefreshCredentials,
@@ -15,17 +15,21 @@ import {
   verifyCredential,
 } from "../identity/mod.ts";
 import { Address } from "../routing/address.ts";
+import type { Flow } from "../routing/flow_controls.ts";
 import type { Node } from "../routing/node.ts";
-import type { RequestOptions, WorkerContext } from "../routing/node_options.ts";
+import type { WorkerContext } from "../routing/node.ts";
+import type { RequestOptions } from "../routing/node_options.ts";
 import { Route, type RouteLike } from "../routing/route.ts";
 import { LOCAL_INFO_IDENTIFIER, RoutedMessage } from "../routing/routed_message.ts";
 import { ownedBytes } from "../routing/tcp_codec.ts";
 import type { Decryptor } from "./decryptor.ts";
 import type { Encryptor } from "./encryptor.ts";
-import { decodeChannelMessage, encodeChannelMessage } from "./messages.ts";
+import { type ChannelMessage, decodeChannelMessage, encodeChannelMessage } from "./messages.ts";
 import { errorFields } from "./_handshake.ts";
 import {
   type ChannelPeer,
+  DEFAULT_MAX_WAITING_BYTES,
+  DEFAULT_MAX_WAITING_FRAMES,
   LOCAL_INFO_ATTRIBUTES,
   LOCAL_INFO_CHANNEL,
   type SecureChannelOptions,
@@ -51,6 +55,26 @@ export interface ChannelParts {
   peer: ChannelPeer;
   /** The options the channel was made with. */
   options: SecureChannelOptions;
+  /** A responder's listener flow, which the channel's own flow is spawned from. */
+  spawner?: Flow;
+}
+
+/** A frame waiting aside for its epoch key. */
+interface Waiting {
+  frame: Uint8Array;
+  epoch: number;
+  step: () => Promise<void>;
+}
+
+/** Frames needing at most this many epoch derivations wait in order, not aside. */
+const NEAR_EPOCHS = 4;
+/** Bytes a waiting frame is counted for beyond its own. */
+const WAITING_OVERHEAD = 64;
+
+/** A frame that authenticated and decoded. */
+interface Opened {
+  nonce: number;
+  message: ChannelMessage;
 }
 
 /** A pair of Web Streams of messages through a channel to one destination. */
@@ -75,8 +99,10 @@ export interface ChannelStream {
  * import { Vault } from "@sealroute/sealroute/vault";
  *
  * await using node = new Node();
- * startEcho(node);
- * await createSecureChannelListener(node, "api", { identity: await createIdentity(new Vault()) });
+ * const listener = await createSecureChannelListener(node, "api", {
+ *   identity: await createIdentity(new Vault()),
+ * });
+ * startEcho(node, { consumes: [listener.flow] }); // reachable through the listener's channels
  * const channel = await createSecureChannel(node, "api", { identity: await createIdentity(new Vault()) });
  * const reply = await channel.request("echo", new TextEncoder().encode("hello"));
  * assert.equal(new TextDecoder().decode(reply.payload), "hello");
@@ -92,11 +118,17 @@ export class SecureChannel implements AsyncDisposable {
   #lastNonce = 0;
   #encryptor: Encryptor;
   #decryptor: Decryptor;
+  #flow: Flow;
   #peer: ChannelPeer;
   #options: SecureChannelOptions;
   #maxInFlight: number;
   #outbox: Promise<void>[] = [];
   #inbox: Promise<void>[] = [];
+  // Frames waiting for their epoch key to be derived, in arrival order (at most maxInFlight).
+  #aside: Waiting[] = [];
+  #asideBytes = 0;
+  #asideLowest = Infinity; // lowest epoch among the frames waiting aside
+  #newestRefresh = -1; // nonce of the newest RefreshCredentials decrypted so far
   #isClosed = false;
   #unwatch: (() => void) | undefined;
   #peerClosed: ChannelError | undefined;
@@ -119,6 +151,13 @@ export class SecureChannel implements AsyncDisposable {
     this.#node.startWorker(this.#encryptorAddress, (ctx) => this.#encrypt(ctx), {
       onStop: () => this.#finish(),
     });
+    // Decrypted messages arrive on the channel's own flow; a request through the encryptor
+    // makes its reply worker a consumer of it.
+    this.#flow = this.#node.flowControls.createFlow({
+      label: `secure channel ${this.#encryptorAddress}`,
+      ...(parts.spawner ? { spawner: parts.spawner } : {}),
+    });
+    this.#node.flowControls.addProducer(this.#encryptorAddress, this.#flow);
     this.#watchRoute();
   }
 
@@ -140,7 +179,7 @@ export class SecureChannel implements AsyncDisposable {
           cause: reason,
         },
       );
-      void this.#stop();
+      this.#stop().catch((error) => this.#log("error", "could not stop the channel", error));
     });
   }
 
@@ -157,6 +196,15 @@ export class SecureChannel implements AsyncDisposable {
   /** The route frames go out on, to the peer's decryptor. */
   get remoteRoute(): Route {
     return this.#remoteRoute;
+  }
+
+  /**
+   * The flow decrypted messages arrive on: only workers that consume it (or, for a
+   * responder, its listener's flow) hear from the peer. Start a worker with
+   * `consumes: [channel.flow]` to expose it through this channel.
+   */
+  get flow(): Flow {
+    return this.#flow;
   }
 
   /** The authenticated peer's identifier. */
@@ -251,7 +299,7 @@ export class SecureChannel implements AsyncDisposable {
       start: (controller) => {
         address = node.startWorker(Address.random(), (ctx) => {
           controller.enqueue(ctx.message.payload);
-        }, { onStop: () => controller.close() });
+        }, { onStop: () => controller.close(), consumes: [this.#flow] });
         this.#closed.then((reason) => reason && controller.error(reason));
       },
       cancel: () => void node.stopWorker(address!),
@@ -311,22 +359,101 @@ export class SecureChannel implements AsyncDisposable {
   /** Internal: a frame arrived at the decryptor address. */
   receive(ctx: WorkerContext): Promise<void> | void {
     const { payload, returnRoute } = ctx.message;
-    const opened = this.#decryptor.decrypt(payload);
-    opened.catch(() => {});
-    return this.#pipeline(this.#inbox, () =>
-      opened.then(
+    this.#admitCaughtUp();
+    const epoch = this.#decryptor.epochOf(payload);
+    // A frame whose epoch key needs more than a few derivations (its sender skipped far
+    // ahead, or a forgery claims it did) waits aside, holding back no frame behind it, and
+    // joins the queue once its key is at hand. A frame of the same or a later epoch than
+    // one waiting aside waits behind it, so frames keep their order.
+    const aside = this.#decryptor.epochsToDerive(payload) > NEAR_EPOCHS ||
+      (this.#aside.length > 0 && epoch >= this.#asideLowest);
+    const opened = this.#open(payload);
+    const step = () => opened.then((frame) => frame && this.#handle(frame, returnRoute));
+    if (!aside) return this.#pipeline(this.#inbox, step);
+    this.#setAside({ frame: payload, epoch, step });
+    opened.then(() => this.#admitCaughtUp());
+  }
+
+  #setAside(entry: Waiting): void {
+    const cost = entry.frame.length + WAITING_OVERHEAD;
+    const maxFrames = this.#options.maxWaitingFrames ?? DEFAULT_MAX_WAITING_FRAMES;
+    const maxBytes = this.#options.maxWaitingBytes ?? DEFAULT_MAX_WAITING_BYTES;
+    while (this.#aside.length >= maxFrames || this.#asideBytes + cost > maxBytes) {
+      // Room goes to the frame pointing least far ahead: what points furthest is dropped.
+      let furthest = 0;
+      for (let i = 1; i < this.#aside.length; i++) {
+        if (this.#aside[i]!.epoch > this.#aside[furthest]!.epoch) furthest = i;
+      }
+      const worst = this.#aside[furthest];
+      const full = new ChannelError(
+        "catch-up-full",
+        `${this.#aside.length} frames (${this.#asideBytes} bytes) already wait for their keys`,
+      );
+      if (!worst || worst.epoch <= entry.epoch) {
+        this.#log("warn", "dropped a frame waiting for its key", full);
+        return;
+      }
+      this.#aside.splice(furthest, 1);
+      this.#asideBytes -= worst.frame.length + WAITING_OVERHEAD;
+      this.#log("warn", "dropped a frame waiting for its key", full);
+    }
+    this.#aside.push(entry);
+    this.#asideBytes += cost;
+    if (entry.epoch < this.#asideLowest || this.#aside.length === 1) {
+      this.#asideLowest = entry.epoch;
+    }
+  }
+
+  // Moves every frame waiting aside whose key is now at hand into the queue, in arrival
+  // order (keys become ready in epoch order, so no frame overtakes one of a lower epoch).
+  #admitCaughtUp(): void {
+    if (this.#aside.length === 0) return;
+    const waiting = this.#aside;
+    this.#aside = [];
+    this.#asideBytes = 0;
+    this.#asideLowest = Infinity;
+    for (const entry of waiting) {
+      if (this.#decryptor.isKeyed(entry.frame)) {
+        void this.#pipeline(this.#inbox, entry.step);
+        continue;
+      }
+      this.#aside.push(entry);
+      this.#asideBytes += entry.frame.length + WAITING_OVERHEAD;
+      if (entry.epoch < this.#asideLowest) this.#asideLowest = entry.epoch;
+    }
+  }
+
+  // Decrypts and decodes a frame as soon as it arrives (the crypto of many frames
+  // overlaps); a refusal is logged here, and the frame resolves to undefined. Never rejects.
+  #open(frame: Uint8Array): Promise<Opened | undefined> {
+    return this.#decryptor.decrypt(frame).then(({ nonce, plaintext }) => {
+      let message: ChannelMessage;
+      try {
         // The plaintext is a fresh buffer no one else holds: its payload may be a view of it.
-        ({ nonce, plaintext }) => this.#handle(nonce, ownedBytes(plaintext), returnRoute),
-        (error) => this.#log("warn", "refused a frame", error),
-      ));
+        message = decodeChannelMessage(ownedBytes(plaintext));
+      } catch (error) {
+        this.#log("warn", "dropped an authenticated frame that does not decode", error);
+        return undefined;
+      }
+      if (message.kind === "refresh-credentials" && nonce > this.#newestRefresh) {
+        this.#newestRefresh = nonce;
+      }
+      return { nonce, message };
+    }, (error) => {
+      this.#log(this.#isClosed ? "debug" : "warn", "refused a frame", error);
+      return undefined;
+    });
   }
 
   // The crypto of up to maxInFlight messages overlaps (it started before this call); the
   // steps that deliver results run one after another, in arrival order. When the queue is
-  // full the worker's handler waits, which holds back its mailbox (backpressure).
+  // full the worker's handler waits, which holds back its mailbox (backpressure). A step
+  // that fails is logged, and the next one runs.
   #pipeline(queue: Promise<void>[], step: () => Promise<void>): Promise<void> | void {
     const previous = queue.at(-1) ?? Promise.resolve();
-    const link = previous.then(step);
+    const link = previous.then(step).catch((error) => {
+      this.#log("error", "dropped a frame its handler failed on", error);
+    });
     queue.push(link);
     link.finally(() => queue.splice(queue.indexOf(link), 1));
     if (queue.length >= this.#maxInFlight) return queue[0]!.then(() => {}, () => {});
@@ -362,14 +489,24 @@ export class SecureChannel implements AsyncDisposable {
     });
   }
 
-  async #handle(nonce: number, plaintext: Uint8Array, frameReturnRoute: Route): Promise<void> {
-    let message;
+  // One authenticated frame's effect, in arrival order. Whatever it throws is contained:
+  // logged with a code, and the channel goes on (only Close ends it).
+  async #handle({ nonce, message }: Opened, frameReturnRoute: Route): Promise<void> {
     try {
-      message = decodeChannelMessage(plaintext);
+      await this.#apply(nonce, message, frameReturnRoute);
     } catch (error) {
-      this.#log("warn", "dropped an authenticated frame that does not decode", error);
-      return;
+      const typed = error instanceof SealrouteError ? error : new ChannelError(
+        "bad-message",
+        `an authenticated ${message.kind} frame could not be handled: ${
+          String(error).slice(0, 80)
+        }`,
+        { cause: error },
+      );
+      this.#log("warn", "dropped an authenticated frame", typed);
     }
+  }
+
+  async #apply(nonce: number, message: ChannelMessage, frameReturnRoute: Route): Promise<void> {
     switch (message.kind) {
       case "payload": {
         // Responder only (Ockam's roaming): follow the route the newest frame came on.
@@ -392,7 +529,8 @@ export class SecureChannel implements AsyncDisposable {
             [LOCAL_INFO_CHANNEL]: this.#encryptorAddress.toString(),
           },
         });
-        await this.#node.deliver(delivered, { from: this.#decryptorAddress }).catch((error) => {
+        const how = { from: this.#decryptorAddress, flow: this.#flow };
+        await this.#node.deliver(delivered, how).catch((error) => {
           this.#log("warn", "could not deliver a decrypted message", error);
         });
         return;
@@ -402,9 +540,19 @@ export class SecureChannel implements AsyncDisposable {
           "closed-by-peer",
           `${this.#peer.identifier} closed the channel`,
         );
-        void this.#stop();
+        this.#stop().catch((error) => this.#log("error", "could not stop the channel", error));
         return;
       case "refresh-credentials":
+        // A burst of refreshes is verified once: each one a newer refresh (higher nonce)
+        // has already arrived for is skipped, as that one replaces it anyway.
+        if (nonce < this.#newestRefresh) {
+          this.#log(
+            "debug",
+            "skipped refreshed credentials a newer refresh replaces",
+            new ChannelError("refresh-superseded", `refresh ${nonce} < ${this.#newestRefresh}`),
+          );
+          return;
+        }
         await this.#refresh(message.body).catch((error) => {
           this.#log("warn", "refused refreshed credentials", error);
         });
@@ -444,6 +592,9 @@ export class SecureChannel implements AsyncDisposable {
 
   #finish(): void {
     this.#isClosed = true;
+    this.#decryptor.close();
+    this.#aside = [];
+    this.#asideBytes = 0;
     this.#unwatch?.();
     this.#resolveClosed(this.#peerClosed);
   }
@@ -454,7 +605,7 @@ export class SecureChannel implements AsyncDisposable {
     return undefined;
   }
 
-  #log(level: "warn" | "error", message: string, error: unknown): void {
+  #log(level: "debug" | "warn" | "error", message: string, error: unknown): void {
     this.#node.logger[level](
       `secure channel ${this.#encryptorAddress}: ${message}`,
       errorFields(error),

@@ -6,6 +6,7 @@
  */
 import { ChannelError, SealrouteError } from "../errors.ts";
 import { Address, type AddressLike } from "../routing/address.ts";
+import type { Flow } from "../routing/flow_controls.ts";
 import type { Node } from "../routing/node.ts";
 import type { RoutedMessage } from "../routing/routed_message.ts";
 import { Decryptor } from "./decryptor.ts";
@@ -13,7 +14,11 @@ import { Encryptor } from "./encryptor.ts";
 import type { HandshakeState } from "./handshake_state.ts";
 import { CLOSE_BYTES } from "./messages.ts";
 import { SecureChannel } from "./secure_channel.ts";
-import { DEFAULT_HANDSHAKE_TIMEOUT, type SecureChannelOptions } from "./secure_channel_options.ts";
+import {
+  DEFAULT_HANDSHAKE_TIMEOUT,
+  DEFAULT_MAX_HANDSHAKES,
+  type SecureChannelOptions,
+} from "./secure_channel_options.ts";
 import { logFailure, startHandshake, verifyPeer } from "./_handshake.ts";
 
 /** Options of {@linkcode createSecureChannelListener}. */
@@ -22,8 +27,20 @@ export interface SecureChannelListenerOptions extends SecureChannelOptions {
   onChannel?: (channel: SecureChannel) => void;
   /** Called with the typed error of each handshake this end failed or refused. */
   onRefused?: (error: SealrouteError) => void;
-  /** Handshakes in progress at once before new ones are dropped. Default 10 000. */
+  /**
+   * Handshakes in progress at once before new ones are dropped: each counts from its
+   * message 1 until it completes (message 3 read and the initiator verified), fails or
+   * times out (`timeout`, which bounds every stage). Default
+   * {@linkcode DEFAULT_MAX_HANDSHAKES} (10 000, ≈ 40 MiB of heap when all are pending).
+   */
   maxHandshakes?: number;
+  /**
+   * Flows handshakes may arrive on: a TCP listener's `flow`, a connection's `flow`, an
+   * outer channel's `flow`. Messages from a connection reach only workers that consume its
+   * flow, so a listener reached over the network needs this. Each channel's decryptor
+   * consumes the same flows. Default: none (reachable from local workers only).
+   */
+  consumes?: readonly Flow[];
 }
 
 /**
@@ -33,17 +50,28 @@ export interface SecureChannelListenerOptions extends SecureChannelOptions {
 export class SecureChannelListener implements AsyncDisposable {
   #node: Node;
   #address: Address;
+  #flow: Flow;
   #channels = new Set<SecureChannel>();
 
   /** Internal: use {@linkcode createSecureChannelListener}. */
   constructor(node: Node, address: Address) {
     this.#node = node;
     this.#address = address;
+    this.#flow = node.flowControls.createFlow({ label: `secure channel listener ${address}` });
   }
 
   /** The listener's address (route handshakes to it). */
   get address(): Address {
     return this.#address;
+  }
+
+  /**
+   * The spawner of every accepted channel's flow: workers that consume it hear from the
+   * peers of every channel this listener accepts (`consumes: [listener.flow]`), and from
+   * no one else.
+   */
+  get flow(): Flow {
+    return this.#flow;
   }
 
   /** Channels accepted and still open. */
@@ -103,16 +131,23 @@ export function createSecureChannelListener(
   options: SecureChannelListenerOptions,
 ): Promise<SecureChannelListener> {
   const listener = new SecureChannelListener(node, Address.from(address));
-  const max = options.maxHandshakes ?? 10_000;
+  const max = options.maxHandshakes ?? DEFAULT_MAX_HANDSHAKES;
   let inProgress = 0;
   node.startWorker(listener.address, (ctx) => {
     if (inProgress >= max) {
-      node.logger.warn("secure channel listener: too many handshakes in progress, dropped one");
+      logFailure(
+        node,
+        `secure channel listener ${listener.address}: dropped a handshake`,
+        new ChannelError("too-many-handshakes", `${inProgress} handshakes are in progress`),
+      );
       return;
     }
     inProgress++;
-    void respond(node, listener, ctx.message, options).finally(() => inProgress--);
-  });
+    // Counted until the handshake is over, whatever stage it reached.
+    respond(node, listener, ctx.message, options)
+      .catch((error) => logFailure(node, `secure channel listener ${listener.address}`, error))
+      .finally(() => inProgress--);
+  }, options.consumes ? { consumes: options.consumes } : {});
   return Promise.resolve(listener);
 }
 
@@ -122,40 +157,50 @@ async function respond(
   message1: RoutedMessage,
   options: SecureChannelListenerOptions,
 ): Promise<void> {
-  const refuse = (error: unknown): void => {
-    logFailure(node, `secure channel listener ${listener.address}: handshake refused`, error);
-    if (error instanceof SealrouteError) options.onRefused?.(error);
+  const where = `secure channel listener ${listener.address}`;
+  let end!: () => void;
+  const over = new Promise<void>((resolve) => end = resolve);
+  let decryptorAddress: Address | undefined;
+  let channel: SecureChannel | undefined;
+  let done = false;
+  const fail = (error: unknown): void => {
+    if (done) return;
+    done = true;
+    clearTimeout(timer);
+    if (decryptorAddress) {
+      node.stopWorker(decryptorAddress).catch((e) => logFailure(node, where, e));
+    }
+    logFailure(node, `${where}: handshake refused`, error);
+    if (error instanceof SealrouteError) callback(node, where, () => options.onRefused?.(error));
+    end();
   };
+  // One timeout for every stage: message 1 read, message 2 sent, message 3 read and the
+  // initiator verified. Until then the handshake counts against maxHandshakes.
+  const timeout = options.timeout ?? DEFAULT_HANDSHAKE_TIMEOUT;
+  const timer = setTimeout(
+    () =>
+      fail(new ChannelError("handshake-timeout", `the handshake did not complete within ${timeout} ms`)),
+    timeout,
+  );
   let started;
   try {
     started = await startHandshake(options, false);
     await started.hs.readMessage(message1.payload);
   } catch (error) {
-    return refuse(error);
+    fail(error);
+    return over;
   }
+  if (done) return over;
   const { payload } = started;
   // Dropped once the channel exists, so an open channel keeps no handshake state alive.
   let handshake: HandshakeState | undefined = started.hs;
   const remoteRoute = message1.returnRoute;
-  const decryptorAddress = Address.random();
+  const ownAddress = Address.random();
+  decryptorAddress = ownAddress;
   const encryptorAddress = Address.random();
-  let channel: SecureChannel | undefined;
-  let done = false;
-  const timeout = options.timeout ?? DEFAULT_HANDSHAKE_TIMEOUT;
-  const fail = (error: unknown): void => {
-    if (done) return;
-    done = true;
-    clearTimeout(timer);
-    void node.stopWorker(decryptorAddress);
-    refuse(error);
-  };
-  const timer = setTimeout(
-    () =>
-      fail(new ChannelError("handshake-timeout", `no handshake message 3 within ${timeout} ms`)),
-    timeout,
-  );
 
-  node.startWorker(decryptorAddress, async (ctx) => {
+  const consumes = node.flowControls.consumedFlows(listener.address);
+  node.startWorker(ownAddress, async (ctx) => {
     if (channel) return channel.receive(ctx);
     const hs = handshake;
     if (done || !hs) return;
@@ -172,35 +217,53 @@ async function respond(
       } catch (error) {
         // Refused after message 3: tell the initiator through the channel (Ockam's Close).
         const close = await new Encryptor(toInitiator).encrypt(CLOSE_BYTES);
-        await node.send(remoteRoute, close, { from: decryptorAddress }).catch(() => {});
+        await node.send(remoteRoute, close, { from: ownAddress }).catch(() => {});
         throw error;
       }
       if (done) return;
       done = true;
       clearTimeout(timer);
       const windowSize = options.replayWindow ? { windowSize: options.replayWindow } : {};
+      const maxEpochsAhead = options.maxEpochsAhead ? { maxEpochsAhead: options.maxEpochsAhead } : {};
       channel = new SecureChannel({
         node,
         role: "responder",
         encryptorAddress,
-        decryptorAddress,
+        decryptorAddress: ownAddress,
         remoteRoute,
         encryptor: new Encryptor(toInitiator),
-        decryptor: new Decryptor(toResponder, windowSize),
+        decryptor: new Decryptor(toResponder, { ...windowSize, ...maxEpochsAhead }),
         peer,
         options,
+        spawner: listener.flow,
       });
       handshake = undefined;
+      end();
       listener.add(channel);
-      options.onChannel?.(channel);
+      const opened = channel;
+      callback(node, where, () => options.onChannel?.(opened));
     } catch (error) {
       fail(error);
     }
+  }, {
+    consumes,
+    // The node closing (or anyone stopping the worker) ends a pending handshake, timer and all.
+    onStop: () => fail(new ChannelError("closed", "the handshake's worker was stopped")),
   });
   try {
     const message2 = await started.hs.writeMessage(payload);
-    await node.send(remoteRoute, message2, { from: decryptorAddress });
+    if (!done) await node.send(remoteRoute, message2, { from: ownAddress });
   } catch (error) {
     fail(error);
+  }
+  return over;
+}
+
+// Runs an application callback; what it throws is logged, never left to escape.
+function callback(node: Node, where: string, run: () => void): void {
+  try {
+    run();
+  } catch (error) {
+    logFailure(node, `${where}: a callback threw`, error);
   }
 }

@@ -36,6 +36,31 @@ export interface SecureChannelOptions {
    * arrives, an initiator needs a new route to its peer.
    */
   closeOnRouteLoss?: boolean;
+  /**
+   * How many key epochs (32 messages each) a frame may skip ahead of the newest one that
+   * authenticated. Default 2^15 (2^20 lost messages). A forged frame at the bound costs its
+   * receiver that many key derivations once (≈ 3 s of one core, in the background; the
+   * channel's other traffic does not wait for it) and ≈ 1 MiB; lower it where that matters
+   * more than surviving long losses.
+   */
+  maxEpochsAhead?: number;
+  /**
+   * Frames that wait aside for their epoch key to be derived (after a long loss, or forged
+   * to point far ahead), at most. When full, the frame pointing furthest ahead is dropped.
+   * Default {@linkcode DEFAULT_MAX_WAITING_FRAMES}.
+   */
+  maxWaitingFrames?: number;
+  /** Bytes of those frames at most. Default {@linkcode DEFAULT_MAX_WAITING_BYTES}. */
+  maxWaitingBytes?: number;
+  /**
+   * Most changes a peer's identity history may have (in the handshake and in
+   * RefreshCredentials), checked before any signature is verified. Default 32.
+   */
+  maxChanges?: number;
+  /** Most credentials a peer may present at once. Default 8. */
+  maxCredentials?: number;
+  /** Largest credential a peer may present, in bytes of data and attestation. Default 16 KiB. */
+  maxCredentialSize?: number;
 }
 
 /** The authenticated peer of a channel. */
@@ -54,3 +79,12 @@ export const LOCAL_INFO_CHANNEL = "sealroute.channel";
 
 /** Default handshake timeout in milliseconds. */
 export const DEFAULT_HANDSHAKE_TIMEOUT = 30_000;
+
+/** Default bound on frames waiting aside for their epoch key, per channel. */
+export const DEFAULT_MAX_WAITING_FRAMES = 1024;
+
+/** Default bound on the bytes of frames waiting aside for their epoch key, per channel (4 MiB). */
+export const DEFAULT_MAX_WAITING_BYTES: number = 4 * 1024 * 1024;
+
+/** Default bound on a listener's handshakes in progress (at any stage). */
+export const DEFAULT_MAX_HANDSHAKES = 10_000;

@@ -21,13 +21,16 @@ Deno.test("a channel between two nodes carries messages both ways and names the 
   await using link = await linkedNodes();
   const server = await identity();
   const client = await identity();
-  startEcho(link.b);
+  const listener = await createSecureChannelListener(link.b, "api", {
+    identity: server,
+    consumes: [link.flow],
+  });
+  startEcho(link.b, { consumes: [listener.flow] });
   const seen: RoutedMessage[] = [];
   link.b.startWorker("inbox", (ctx) => {
     seen.push(ctx.message);
     return ctx.reply(text("ack"));
-  });
-  const listener = await createSecureChannelListener(link.b, "api", { identity: server });
+  }, { consumes: [listener.flow] });
   const channel = await createSecureChannel(link.a, link.route.append("api"), {
     identity: client,
     trustPolicy: trustIdentifiers(server.identifier),
@@ -50,15 +53,15 @@ Deno.test("messages through a channel carry the peer's attributes for access con
   const operator = await credentialed(authority, { role: "operator" });
   const viewer = await credentialed(authority, { role: "viewer" });
   let ran = 0;
+  const listener = await createSecureChannelListener(node, "api", {
+    identity: await identity(),
+    authorities: [authority.identity],
+  });
   node.startWorker("commands", (ctx) => {
     ran++;
     assert.equal(untext(peerOf(ctx.message.localInfo)!.attributes.role!), "operator");
     return ctx.reply(text("done"));
-  }, { incoming: abacAccessControl('(= subject.role "operator")') });
-  await createSecureChannelListener(node, "api", {
-    identity: await identity(),
-    authorities: [authority.identity],
-  });
+  }, { incoming: abacAccessControl('(= subject.role "operator")'), consumes: [listener.flow] });
   const allowed = await createSecureChannel(node, "api", { identity: operator });
   assert.equal(untext((await allowed.request("commands", text("go"))).payload), "done");
   const denied = await createSecureChannel(node, "api", { identity: viewer });
@@ -77,6 +80,7 @@ Deno.test("an initiator refuses a responder its policy does not trust, leaving n
     identity: await identity(),
     timeout: 100,
     onRefused: (e) => refused.push(e),
+    consumes: [link.flow],
   });
   const initiatorWorkers = link.a.workerAddresses().length;
   const responderWorkers = link.b.workerAddresses().length;
@@ -238,10 +242,17 @@ Deno.test("every single-byte change to each handshake message is caught by one s
 
 Deno.test("a channel runs through another channel", async () => {
   await using link = await linkedNodes();
-  startEcho(link.b);
   const server = await identity();
-  await createSecureChannelListener(link.b, "api", { identity: server });
-  await createSecureChannelListener(link.b, "inner-api", { identity: await identity() });
+  const outerListener = await createSecureChannelListener(link.b, "api", {
+    identity: server,
+    consumes: [link.flow],
+  });
+  // The inner listener is reached through the outer channel, the echo through the inner one.
+  const innerListener = await createSecureChannelListener(link.b, "inner-api", {
+    identity: await identity(),
+    consumes: [outerListener.flow],
+  });
+  startEcho(link.b, { consumes: [innerListener.flow] });
   const outer = await createSecureChannel(link.a, link.route.append("api"), {
     identity: await identity(),
   });

@@ -24,12 +24,12 @@ async function tapped(edit: (m: RoutedMessage) => RoutedMessage[]) {
   const logger = recordingLogger();
   const node = new Node({ logger });
   const received: number[] = [];
+  const listener = await createSecureChannelListener(node, "api", { identity: await identity() });
   node.startWorker("sink", (ctx) => {
     received.push(
       new DataView(ctx.message.payload.buffer, ctx.message.payload.byteOffset).getUint32(0),
     );
-  }, { mailboxCapacity: 100_000 });
-  await createSecureChannelListener(node, "api", { identity: await identity() });
+  }, { mailboxCapacity: 100_000, consumes: [listener.flow] });
   let handshake = 0;
   startTap(node, "tap", (m) => (handshake++ < 3 ? [m] : edit(m)));
   const channel = await createSecureChannel(node, ["tap", "api"], { identity: await identity() });
@@ -86,8 +86,8 @@ Deno.test("a burst of 10,000 lost messages is followed by delivery", async () =>
 
 Deno.test("more than 1,000 messages in both directions cross many rekeys", async () => {
   await using node = new Node();
-  startEcho(node);
-  await createSecureChannelListener(node, "api", { identity: await identity() });
+  const listener = await createSecureChannelListener(node, "api", { identity: await identity() });
+  startEcho(node, { consumes: [listener.flow] });
   const channel = await createSecureChannel(node, "api", { identity: await identity() });
   const replies: string[] = [];
   for (let batch = 0; batch < 1500; batch += 250) {
@@ -107,6 +107,7 @@ Deno.test("Close from either end tears down both ends", async () => {
     await createSecureChannelListener(link.b, "api", {
       identity: await identity(),
       onChannel: (c) => accepted.push(c),
+      consumes: [link.flow],
     });
     const initiatorWorkers = link.a.workerAddresses().length;
     const responderWorkers = link.b.workerAddresses().length;
@@ -136,7 +137,10 @@ Deno.test("Close from either end tears down both ends", async () => {
 
 Deno.test("a channel closes with route-lost when its connection goes away", async () => {
   const link = await linkedNodes();
-  await createSecureChannelListener(link.b, "api", { identity: await identity() });
+  await createSecureChannelListener(link.b, "api", {
+    identity: await identity(),
+    consumes: [link.flow],
+  });
   const channel = await createSecureChannel(link.a, link.route.append("api"), {
     identity: await identity(),
   });
@@ -146,8 +150,11 @@ Deno.test("a channel closes with route-lost when its connection goes away", asyn
 
 Deno.test("1,000 concurrent channels on one listener all work", async () => {
   await using link = await linkedNodes();
-  startEcho(link.b);
-  const listener = await createSecureChannelListener(link.b, "api", { identity: await identity() });
+  const listener = await createSecureChannelListener(link.b, "api", {
+    identity: await identity(),
+    consumes: [link.flow],
+  });
+  startEcho(link.b, { consumes: [listener.flow] });
   const client = await identity();
   const channels = await Promise.all(
     Array.from(
@@ -188,8 +195,8 @@ Deno.test("refreshed credentials grant their attributes to later messages", asyn
 
 Deno.test("a channel can be used as Web Streams of messages", async () => {
   await using node = new Node();
-  startEcho(node);
-  await createSecureChannelListener(node, "api", { identity: await identity() });
+  const listener = await createSecureChannelListener(node, "api", { identity: await identity() });
+  startEcho(node, { consumes: [listener.flow] });
   const channel = await createSecureChannel(node, "api", { identity: await identity() });
   const stream = channel.openStream("echo");
   const writer = stream.writable.getWriter();
@@ -205,12 +212,12 @@ Deno.test("a channel can be used as Web Streams of messages", async () => {
 
 Deno.test("a request routed through a channel fails at once when the peer closes it", async () => {
   await using node = new Node();
-  node.startWorker("slow", () => {}); // never replies
   const accepted: SecureChannel[] = [];
-  await createSecureChannelListener(node, "api", {
+  const listener = await createSecureChannelListener(node, "api", {
     identity: await identity(),
     onChannel: (c) => accepted.push(c),
   });
+  node.startWorker("slow", () => {}, { consumes: [listener.flow] }); // never replies
   const channel = await createSecureChannel(node, "api", { identity: await identity() });
   await waitFor(() => accepted.length === 1);
   const pending = node.request([channel.address, "slow"], text("?"), { timeout: 10_000 });

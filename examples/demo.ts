@@ -99,15 +99,19 @@ function sizes(t: Tally): string {
     } bytes, largest ${t.max} (handshake)`;
 }
 
-/** A logger that counts access-control refusals per worker. */
+/**
+ * A logger that counts refusals per worker: by access control, and by flow control (a
+ * message on a flow the worker does not consume, counted under the onward route's first hop).
+ */
 function refusalCounter(): { logger: Logger; refused: Map<string, number> } {
   const refused = new Map<string, number>();
+  const count = (worker: string) => refused.set(worker, (refused.get(worker) ?? 0) + 1);
   const logger: Logger = {
     ...silentLogger,
     warn: (message, fields) => {
-      if (message === "incoming access control refused a message") {
-        const worker = String(fields?.worker);
-        refused.set(worker, (refused.get(worker) ?? 0) + 1);
+      if (message === "incoming access control refused a message") count(String(fields?.worker));
+      if (message === "flow control refused a message") {
+        count(String(fields?.onwardRoute).split(" => ")[0]!);
       }
     },
   };
@@ -206,7 +210,7 @@ async function run(opts: {
       m.with({ onwardRoute: onward, returnRoute: m.returnRoute.prepend(ctx.address) }),
     )
       .catch(() => {});
-  });
+  }, { consumes: relay.flows });
   console.log(`\nrelay node listening   tcp ${relay.tcp}   ws ${relay.ws}`);
 
   // 3. The device dials out and registers its name through a secure channel.
@@ -304,7 +308,8 @@ async function run(opts: {
   if (refusedAtDevice > 0) refusals++;
   console.log(
     `  relay node sending 'reboot' to "commands" over the device's link: ${direct}; the ` +
-      `device refused it (${refusedAtDevice} refusal logged by "commands" access control)`,
+      `device refused it (${refusedAtDevice} refusal logged for "commands": its link's ` +
+      `channel is not a flow "commands" consumes)`,
   );
 
   // What the relay saw.

@@ -38,13 +38,11 @@ import {
   createRelay,
   Node,
   type Relay,
-  type RoutedMessage,
   STATIC_RELAY_SERVICE_ADDRESS,
 } from "../routing/mod.ts";
 import {
   createSecureChannel,
   createSecureChannelListener,
-  LOCAL_INFO_CHANNEL,
   type SecureChannel,
   type SecureChannelListener,
 } from "../channel/mod.ts";
@@ -131,22 +129,9 @@ function reading(seq: number): Uint8Array {
   );
 }
 
-/** All hooks must admit the message. */
-function allOf(...hooks: (AccessHook | undefined)[]): AccessHook {
-  const present = hooks.filter((h): h is AccessHook => h !== undefined);
-  return async (message: RoutedMessage) => {
-    for (const hook of present) if (!await hook(message)) return false;
-    return true;
-  };
-}
-
-/** Admits only messages that came through one of `listener`'s channels. */
-function throughListener(listener: SecureChannelListener): AccessHook {
-  return (message) => {
-    const channel = message.localInfo[LOCAL_INFO_CHANNEL];
-    for (const c of listener.channels) if (c.address.toString() === channel) return true;
-    return false;
-  };
+/** The worker option for an optional access hook. */
+function access(hook: AccessHook | undefined): { incoming?: AccessHook } {
+  return hook ? { incoming: hook } : {};
 }
 
 /**
@@ -196,8 +181,11 @@ export async function startDevice(options: DeviceOptions): Promise<Device> {
       }
       throw error;
     });
+    // Clients' handshakes arrive through the relay, inside the channel to the relay node:
+    // the listener hears from that channel, and the services only from clients' channels.
     const listener = await createSecureChannelListener(node, "api", {
       ...common,
+      consumes: [relayChannel.flow],
       ...(options.clientTrust ? { trustPolicy: options.clientTrust } : {}),
       ...(options.onClient ? { onChannel: options.onClient } : {}),
     });
@@ -206,12 +194,12 @@ export async function startDevice(options: DeviceOptions): Promise<Device> {
       // A request is `<seq>` then any padding.
       const seq = Number.parseInt(new TextDecoder().decode(ctx.message.payload.subarray(0, 16)));
       return ctx.reply(reading(Number.isSafeInteger(seq) ? seq : 0));
-    }, { incoming: allOf(throughListener(listener), options.telemetryAccess) });
+    }, { consumes: [listener.flow], ...access(options.telemetryAccess) });
     node.startWorker("commands", (ctx) => {
       const command = new TextDecoder().decode(ctx.message.payload);
       executed.push(command);
       return ctx.reply(new TextEncoder().encode(`ok: ${command}`));
-    }, { incoming: allOf(throughListener(listener), options.commandsAccess) });
+    }, { consumes: [listener.flow], ...access(options.commandsAccess) });
     const lost = relayChannel.closed.then((reason) =>
       reason ?? new SealrouteError("closed", "the channel to the relay was closed")
     );

@@ -11,8 +11,9 @@
  * # a client: createSecureChannel(node, link.route.append("forward_to_sensor").append("api"), ...)
  * ```
  *
- * `GET /` without an upgrade answers `{"relays":[...]}` (a health check); WebSocket upgrades
- * on any path become connections of the relay node.
+ * `GET /` without an upgrade answers `{"status":"ok"}` (a health check that names no device:
+ * the names registered are the devices' addresses, so they are not listed to anyone);
+ * WebSocket upgrades on any path become connections of the relay node.
  *
  * Limits:
  * - Relays live in one isolate's memory. A device's relay exists only in the instance that
@@ -21,9 +22,11 @@
  *   sharing relays across instances needs an external engine (a shared registry and a
  *   message bus between instances), a later step.
  * - Registration is not authenticated here: names are first come, first served, and a
- *   name is freed when its device's connection drops. `examples/relay.ts` binds names to
- *   the identity that registered them through a secure channel; devices and clients should
- *   in any case trust only each other's identities, never the relay.
+ *   name is freed when its device's connection drops. The relay service's default bounds
+ *   apply (relays per connection and in all, name length; see `RelayServiceOptions`).
+ *   `examples/relay.ts` binds names to the identity that registered them through a secure
+ *   channel; devices and clients should in any case trust only each other's identities,
+ *   never the relay.
  * - No idle heartbeat: a host that closes idle WebSockets closes the device's relay with it;
  *   devices should reconnect and register again.
  *
@@ -44,7 +47,7 @@ export interface EdgeRelay {
   readonly node: Node;
   /** The relay service running on it. */
   readonly service: RelayService;
-  /** The `Deno.serve` handler: WebSocket upgrades become connections; `GET /` reports relays. */
+  /** The `Deno.serve` handler: WebSocket upgrades become connections; `GET /` is a health check. */
   fetch(request: Request): Response;
   /** Stops the service and the node, closing every connection. */
   close(): Promise<void>;
@@ -60,21 +63,21 @@ export interface EdgeRelay {
  *
  * const relay = createEdgeRelay();
  * const response = relay.fetch(new Request("http://localhost/"));
- * assert.deepEqual(await response.json(), { relays: [] });
+ * assert.deepEqual(await response.json(), { status: "ok" });
  * await relay.close();
  * ```
  */
 export function createEdgeRelay(options: EdgeRelayOptions = {}): EdgeRelay {
   const node = new Node(options.logger ? { logger: options.logger } : {});
-  const service = startRelayService(node);
   const upgrade = webSocketHandler(node);
+  const service = startRelayService(node, { consumes: [upgrade.flow] });
   return {
     node,
     service,
     fetch(request: Request): Response {
       if (request.headers.get("upgrade")?.toLowerCase() === "websocket") return upgrade(request);
       if (request.method === "GET" && new URL(request.url).pathname === "/") {
-        return Response.json({ relays: service.relays() });
+        return Response.json({ status: "ok" });
       }
       return new Response("expected a WebSocket upgrade or GET /", { status: 426 });
     },

@@ -45,6 +45,7 @@ import type {
   TrustPolicy,
 } from "../identity/mod.ts";
 import {
+  type Flow,
   type Logger,
   Node,
   type RelayService,
@@ -102,6 +103,11 @@ export interface RelayNode extends AsyncDisposable {
   readonly relays: RelayService;
   /** The `api` secure channel listener devices register through. */
   readonly listener: SecureChannelListener;
+  /**
+   * The flows this node's services hear from: its TCP and WebSocket listeners' and its
+   * channel listener's. A worker added to observe traffic consumes them.
+   */
+  readonly flows: readonly Flow[];
   /** Stops listening and closes every connection, channel and relay. */
   close(): Promise<void>;
 }
@@ -113,15 +119,31 @@ export async function startRelayNode(options: RelayNodeOptions): Promise<RelayNo
   let tcp: TcpListener | undefined;
   let http: Deno.HttpServer<Deno.NetAddr> | undefined;
   try {
+    const onConnection = options.onConnection;
+    tcp = listenTcp(node, {
+      hostname,
+      port: options.port ?? 0,
+      ...(onConnection ? { onConnection: (c) => onConnection(c, "tcp") } : {}),
+    });
+    const ws = webSocketHandler(
+      node,
+      onConnection ? { onConnection: (c) => onConnection(c, "ws") } : {},
+    );
+    http = Deno.serve({ hostname, port: options.wsPort ?? 0, onListen() {} }, ws);
+    // What arrives over either listener reaches only the workers below that consume it.
     const listener = await createSecureChannelListener(node, "api", {
       identity: options.identity,
+      consumes: [tcp.flow, ws.flow],
       ...(options.trustPolicy ? { trustPolicy: options.trustPolicy } : {}),
       ...(options.authorities ? { authorities: options.authorities } : {}),
       ...(options.credentials ? { credentials: options.credentials } : {}),
     });
-    // Only requests that came through one of this node's channels carry an identity the
-    // service can bind a name to; anything else is dropped.
+    const flows = [tcp.flow, ws.flow, listener.flow];
+    // Clients reach the relays in clear (their own channels run end to end through them);
+    // registrations are taken only through one of this node's channels, which carry an
+    // identity the service can bind a name to.
     const relays = startRelayService(node, {
+      consumes: flows,
       incoming: (message) => {
         const channel = message.localInfo[LOCAL_INFO_CHANNEL];
         for (const c of listener.channels) if (c.address.toString() === channel) return true;
@@ -129,17 +151,7 @@ export async function startRelayNode(options: RelayNodeOptions): Promise<RelayNo
       },
     });
     // Ockam nodes serve `echo`; so does this one (through a channel to `api` or in clear).
-    startEcho(node);
-    const onConnection = options.onConnection;
-    tcp = listenTcp(node, {
-      hostname,
-      port: options.port ?? 0,
-      ...(onConnection ? { onConnection: (c) => onConnection(c, "tcp") } : {}),
-    });
-    http = Deno.serve(
-      { hostname, port: options.wsPort ?? 0, onListen() {} },
-      webSocketHandler(node, onConnection ? { onConnection: (c) => onConnection(c, "ws") } : {}),
-    );
+    startEcho(node, { consumes: flows });
     const tcpListener = tcp;
     const server = http;
     let closing: Promise<void> | undefined;
@@ -159,6 +171,7 @@ export async function startRelayNode(options: RelayNodeOptions): Promise<RelayNo
       ws: `${hostname}:${http.addr.port}`,
       relays,
       listener,
+      flows,
       close,
       [Symbol.asyncDispose]: close,
     };

@@ -6,7 +6,7 @@
  * @module
  */
 import { DecodeError } from "../errors.ts";
-import type { Expr } from "./expr.ts";
+import { depthOption, type Expr, tooDeep } from "./expr.ts";
 import { parseExpr } from "./expr_parse.ts";
 
 /** A boolean expression over attribute names. */
@@ -16,15 +16,27 @@ export type BooleanExpr =
   | { type: "or"; left: BooleanExpr; right: BooleanExpr }
   | { type: "not"; expr: BooleanExpr };
 
-const NAME = /^[A-Za-z_-][A-Za-z0-9._-]*/;
+const NAME = /[A-Za-z_-][A-Za-z0-9._-]*/y;
 const KEYWORDS = new Set(["and", "or", "not"]);
 
 function fail(message: string): never {
   throw new DecodeError("bad-expression", message);
 }
 
+// An operand with its depth: a name is 1 (it stands for the list `(= subject.n "true")`),
+// an operator one more than its deepest operand, so the depth is that of the translation.
+interface Operand {
+  expr: BooleanExpr;
+  depth: number;
+}
+
+type Operator = "(" | "not" | "and" | "or";
+
 /**
- * Parses the boolean syntax; malformed text is a `DecodeError` `bad-expression`.
+ * Parses the boolean syntax; malformed text is a `DecodeError` `bad-expression`, and an
+ * expression whose translation ({@linkcode booleanExprToExpr}) would nest deeper than
+ * `maxDepth` (default {@linkcode MAX_EXPR_DEPTH}) one with code `expression-too-deep`.
+ * The parser keeps its own stacks (operator precedence), so any input is safe to try.
  *
  * @example
  * ```ts
@@ -33,69 +45,119 @@ function fail(message: string): never {
  * const b = parseBooleanExpr("a and (b or not c)");
  * assert.equal(printBooleanExpr(b), "a and (b or (not c))");
  * assert.throws(() => parseBooleanExpr("a and"), { code: "bad-expression" });
+ * assert.throws(() => parseBooleanExpr("a and b", { maxDepth: 1 }), { code: "expression-too-deep" });
  * ```
  */
-export function parseBooleanExpr(text: string): BooleanExpr {
-  const tokens: string[] = [];
+export function parseBooleanExpr(
+  text: string,
+  options: { maxDepth?: number } = {},
+): BooleanExpr {
+  if (typeof text !== "string") throw new TypeError("expected the expression text");
+  const maxDepth = depthOption(options);
+  const operands: Operand[] = [];
+  const operators: Operator[] = [];
+  const reduce = (): void => {
+    const op = operators.pop()!;
+    if (op === "not") {
+      const inner = operands.pop()!;
+      operands.push(node({ type: "not", expr: inner.expr }, inner.depth));
+    } else if (op === "and" || op === "or") {
+      const right = operands.pop()!;
+      const left = operands.pop()!;
+      const depth = Math.max(left.depth, right.depth);
+      operands.push(node({ type: op, left: left.expr, right: right.expr }, depth));
+    }
+  };
+  const node = (expr: BooleanExpr, inner: number): Operand => {
+    if (inner + 1 > maxDepth) throw tooDeep(maxDepth);
+    return { expr, depth: inner + 1 };
+  };
+  // Binding strength of the operators still open: `not` > `and` > `or`; `(` is a wall.
+  const strength = (op: Operator): number =>
+    op === "not" ? 3 : op === "and" ? 2 : op === "or" ? 1 : 0;
+  let expectOperand = true;
   let i = 0;
-  while (i < text.length) {
-    const ch = text[i]!;
-    if (/\s/.test(ch)) i++;
-    else if (ch === "(" || ch === ")") (tokens.push(ch), i++);
-    else {
-      const m = NAME.exec(text.slice(i));
-      if (!m) fail(`unexpected character '${ch}' (names are letters, digits, '.', '_', '-')`);
-      tokens.push(m[0]);
-      i += m[0].length;
+  for (;;) {
+    while (i < text.length && /\s/.test(text[i]!)) i++;
+    let token: string | undefined;
+    if (i < text.length) {
+      const ch = text[i]!;
+      if (ch === "(" || ch === ")") token = ch;
+      else {
+        NAME.lastIndex = i;
+        const m = NAME.exec(text);
+        if (!m) fail(`unexpected character '${ch}' (names are letters, digits, '.', '_', '-')`);
+        token = m[0];
+      }
+      i += token.length;
+    }
+    if (expectOperand) {
+      if (token === "(" || token === "not") operators.push(token);
+      else if (token !== undefined && token !== ")" && !KEYWORDS.has(token)) {
+        if (1 > maxDepth) throw tooDeep(maxDepth);
+        operands.push({ expr: { type: "name", name: token }, depth: 1 });
+        expectOperand = false;
+      } else {
+        fail(token === undefined ? "unexpected end of expression" : `unexpected '${token}'`);
+      }
+      continue;
+    }
+    if (token === "and" || token === "or") {
+      // Left-associative: first apply every open operator binding at least as tightly.
+      while (operators.length > 0 && strength(operators.at(-1)!) >= strength(token)) reduce();
+      operators.push(token);
+      expectOperand = true;
+    } else if (token === ")") {
+      while (operators.length > 0 && operators.at(-1) !== "(") reduce();
+      if (operators.pop() !== "(") fail("unexpected ')'");
+    } else if (token === undefined) {
+      while (operators.length > 0) {
+        if (operators.at(-1) === "(") fail("expected ')'");
+        reduce();
+      }
+      return operands[0]!.expr;
+    } else {
+      fail(`unexpected '${token}'`);
     }
   }
-  let pos = 0;
-  let depth = 0;
-  const peek = (): string | undefined => tokens[pos];
-  const orExpr = (): BooleanExpr => {
-    let left = andExpr();
-    while (peek() === "or") {
-      pos++;
-      left = { type: "or", left, right: andExpr() };
-    }
-    return left;
-  };
-  const andExpr = (): BooleanExpr => {
-    let left = notExpr();
-    while (peek() === "and") {
-      pos++;
-      left = { type: "and", left, right: notExpr() };
-    }
-    return left;
-  };
-  const notExpr = (): BooleanExpr => {
-    if (++depth > 512) fail("expression nested too deeply");
-    const token = tokens[pos++];
-    let result: BooleanExpr;
-    if (token === "not") result = { type: "not", expr: notExpr() };
-    else if (token === "(") {
-      result = orExpr();
-      if (tokens[pos++] !== ")") fail("expected ')'");
-    } else if (token !== undefined && token !== ")" && !KEYWORDS.has(token)) {
-      result = { type: "name", name: token };
-    } else fail(token === undefined ? "unexpected end of expression" : `unexpected '${token}'`);
-    depth--;
-    return result;
-  };
-  const result = orExpr();
-  if (pos !== tokens.length) fail(`unexpected '${tokens[pos]}'`);
-  return result;
 }
 
-function nested(b: BooleanExpr): string {
-  switch (b.type) {
-    case "name":
-      return b.name;
-    case "not":
-      return `(not ${nested(b.expr)})`;
-    default:
-      return `(${nested(b.left)} ${b.type} ${nested(b.right)})`;
+// Text of `b`, every sub-expression parenthesised; iterative, so a deep expression built
+// in code prints too.
+function print(b: BooleanExpr): string {
+  const out: string[] = [];
+  const stack: (BooleanExpr | string)[] = [b];
+  let top = true;
+  while (stack.length > 0) {
+    const next = stack.pop()!;
+    if (typeof next === "string") {
+      out.push(next);
+      continue;
+    }
+    const wrap = !top && next.type !== "name";
+    top = false;
+    switch (next.type) {
+      case "name":
+        out.push(next.name);
+        break;
+      case "not":
+        out.push(wrap ? "(not " : "not ");
+        if (wrap) stack.push(")");
+        stack.push(next.expr);
+        break;
+      case "and":
+      case "or":
+        if (wrap) out.push("(");
+        if (wrap) stack.push(")");
+        stack.push(next.right, ` ${next.type} `, next.left);
+        break;
+      default:
+        throw new TypeError(
+          `unknown boolean expression type '${String((next as { type: unknown }).type)}'`,
+        );
+    }
   }
+  return out.join("");
 }
 
 /**
@@ -113,19 +175,7 @@ function nested(b: BooleanExpr): string {
  * ```
  */
 export function printBooleanExpr(b: BooleanExpr): string {
-  switch (b.type) {
-    case "name":
-      return b.name;
-    case "not":
-      return `not ${nested(b.expr)}`;
-    case "and":
-    case "or":
-      return `${nested(b.left)} ${b.type} ${nested(b.right)}`;
-    default:
-      throw new TypeError(
-        `unknown boolean expression type '${String((b as { type: unknown }).type)}'`,
-      );
-  }
+  return print(b);
 }
 
 /**
@@ -141,23 +191,52 @@ export function printBooleanExpr(b: BooleanExpr): string {
  * ```
  */
 export function booleanExprToExpr(b: BooleanExpr): Expr {
-  const op = (name: string, ...items: Expr[]): Expr => ({
+  const op = (name: string, items: Expr[]): Expr => ({
     type: "list",
     items: [{ type: "ident", value: name }, ...items],
   });
-  switch (b.type) {
-    case "name":
-      return op("=", { type: "ident", value: `subject.${b.name}` }, { type: "str", value: "true" });
-    case "not":
-      return op("not", booleanExprToExpr(b.expr));
-    default:
-      return op(b.type, booleanExprToExpr(b.left), booleanExprToExpr(b.right));
+  // Post-order with an explicit stack: a node is translated once its operands are.
+  const done: Expr[] = [];
+  const stack: [BooleanExpr, boolean][] = [[b, false]];
+  while (stack.length > 0) {
+    const [next, ready] = stack.pop()!;
+    switch (next.type) {
+      case "name":
+        done.push(
+          op("=", [{ type: "ident", value: `subject.${next.name}` }, {
+            type: "str",
+            value: "true",
+          }]),
+        );
+        break;
+      case "not":
+        if (ready) done.push(op("not", [done.pop()!]));
+        else stack.push([next, true], [next.expr, false]);
+        break;
+      case "and":
+      case "or":
+        if (ready) {
+          const right = done.pop()!;
+          const left = done.pop()!;
+          done.push(op(next.type, [left, right]));
+        } else {
+          stack.push([next, true], [next.right, false], [next.left, false]);
+        }
+        break;
+      default:
+        throw new TypeError(
+          `unknown boolean expression type '${String((next as { type: unknown }).type)}'`,
+        );
+    }
   }
+  return done[0]!;
 }
 
 /**
  * Parses a policy as Ockam's `PolicyExpression`: first as the boolean syntax, then as a
- * full expression; text that is neither is a `DecodeError` `bad-expression`.
+ * full expression; text that is neither is a `DecodeError` `bad-expression`, and one
+ * nested deeper than `maxDepth` (default {@linkcode MAX_EXPR_DEPTH}) a `DecodeError`
+ * `expression-too-deep`.
  *
  * @example
  * ```ts
@@ -167,15 +246,17 @@ export function booleanExprToExpr(b: BooleanExpr): Expr {
  * assert.equal(printExpr(parsePolicyText("(= subject.x 1)")), "(= subject.x 1)");
  * ```
  */
-export function parsePolicyText(text: string): Expr {
+export function parsePolicyText(text: string, options: { maxDepth?: number } = {}): Expr {
   try {
-    return booleanExprToExpr(parseBooleanExpr(text));
+    return booleanExprToExpr(parseBooleanExpr(text, options));
   } catch (first) {
     if (!(first instanceof DecodeError)) throw first;
     try {
-      return parseExpr(text);
+      return parseExpr(text, options);
     } catch (second) {
       if (!(second instanceof DecodeError)) throw second;
+      if (first.code === "expression-too-deep") throw first;
+      if (second.code === "expression-too-deep") throw second;
       throw new DecodeError(
         "bad-expression",
         `neither a boolean expression (${first.message}) nor a full expression (${second.message})`,

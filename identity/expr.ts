@@ -6,7 +6,6 @@
  * @module
  */
 import { DecodeError } from "../errors.ts";
-import { concat } from "../_bytes.ts";
 import {
   arrayHeader,
   arrayOf,
@@ -29,8 +28,31 @@ export type Expr =
   | { type: "seq"; items: Expr[] }
   | { type: "list"; items: Expr[] };
 
-/** Deepest nesting accepted when decoding or parsing (Ockam's own tests nest ~1400 deep). */
-export const MAX_EXPR_DEPTH = 2048;
+/**
+ * Default deepest nesting of sequences and lists accepted when parsing, decoding or
+ * evaluating an expression: 64. Each call takes `{ maxDepth }` to change it; deeper input
+ * is a `DecodeError` (parse, decode) or `TrustError` (evaluation) with code
+ * `expression-too-deep`, never a stack overflow. Real policies nest a few levels; Ockam's
+ * own stress test nests about 1400 deep and needs `{ maxDepth: 2048 }`.
+ */
+export const MAX_EXPR_DEPTH = 64;
+
+/** Internal: the `expression-too-deep` error of parsing and decoding. */
+export function tooDeep(maxDepth: number): DecodeError {
+  return new DecodeError(
+    "expression-too-deep",
+    `expected an expression nested at most ${maxDepth} deep`,
+  );
+}
+
+/** Internal: a `maxDepth` option checked (a non-negative integer) or the default. */
+export function depthOption(options: { maxDepth?: number } | undefined): number {
+  const maxDepth = options?.maxDepth ?? MAX_EXPR_DEPTH;
+  if (!Number.isInteger(maxDepth) || maxDepth < 0) {
+    throw new RangeError(`maxDepth must be a non-negative integer, got ${maxDepth}`);
+  }
+  return maxDepth;
+}
 
 const I64_MIN = -(2n ** 63n);
 const I64_MAX = 2n ** 63n - 1n;
@@ -74,13 +96,13 @@ function scalarToCbor(expr: Exclude<Expr, { type: "seq" | "list" }>): CborValue 
  * ```
  */
 export function encodeExpr(expr: Expr): Uint8Array {
-  // Built piece by piece with an explicit stack (cborg's encoder recurses per level).
+  // Built piece by piece with an explicit stack (cborg's encoder recurses per level), so
+  // any depth encodes; memory is linear in the expression's size.
   const parts: Uint8Array[] = [];
   const stack: Expr[] = [expr];
   while (stack.length > 0) {
     const next = stack.pop()!;
     if (next.type === "seq" || next.type === "list") {
-      if (stack.length > MAX_EXPR_DEPTH * 64) throw new RangeError("expression too large");
       // [variant, [[items...]]]
       parts.push(
         arrayHeader(2),
@@ -93,10 +115,31 @@ export function encodeExpr(expr: Expr): Uint8Array {
       parts.push(encodeCbor(scalarToCbor(next)));
     }
   }
-  return concat(...parts);
+  return join(parts);
 }
 
-function fromItem(item: CborItem): Expr {
+// `concat(...parts)` would pass every part as an argument: too many for a large expression.
+function join(parts: readonly Uint8Array[]): Uint8Array {
+  let length = 0;
+  for (const p of parts) length += p.length;
+  const out = new Uint8Array(length);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+// A sequence or list whose items are still being converted.
+interface Pending {
+  type: "seq" | "list";
+  items: readonly CborItem[];
+  out: Expr[];
+}
+
+// One item's expression: a scalar, or a container whose items are converted later.
+function exprOf(item: CborItem): Expr | Pending {
   const { index, fields } = enumOf(item, "Expr");
   if (fields.length !== 1) {
     throw new DecodeError("bad-length", `Expr: expected 1 field, got ${fields.length}`);
@@ -124,17 +167,44 @@ function fromItem(item: CborItem): Expr {
     case 7:
       return {
         type: index === 6 ? "seq" : "list",
-        items: arrayOf(field, index === 6 ? "Seq" : "List", 0, Number.MAX_SAFE_INTEGER).map(
-          fromItem,
-        ),
+        items: arrayOf(field, index === 6 ? "Seq" : "List", 0, Number.MAX_SAFE_INTEGER),
+        out: [],
       };
     default:
       throw new DecodeError("unknown-variant", `Expr: unknown variant ${index}`);
   }
 }
 
+// Iterative (an explicit stack of open containers, at most `maxDepth`), so no input can
+// exhaust the JS stack.
+function fromItem(root: CborItem, maxDepth: number): Expr {
+  const first = exprOf(root);
+  if (!("out" in first)) return first;
+  if (maxDepth < 1) throw tooDeep(maxDepth);
+  const stack: Pending[] = [first];
+  for (;;) {
+    const top = stack[stack.length - 1]!;
+    if (top.out.length === top.items.length) {
+      stack.pop();
+      const done: Expr = { type: top.type, items: top.out };
+      if (stack.length === 0) return done;
+      stack[stack.length - 1]!.out.push(done);
+      continue;
+    }
+    const next = exprOf(top.items[top.out.length]!);
+    if ("out" in next) {
+      if (stack.length >= maxDepth) throw tooDeep(maxDepth);
+      stack.push(next);
+    } else {
+      top.out.push(next);
+    }
+  }
+}
+
 /**
- * Decodes an expression's CBOR; malformed bytes are a `DecodeError`.
+ * Decodes an expression's CBOR; malformed bytes are a `DecodeError`, and so is nesting
+ * deeper than `maxDepth` sequences and lists (default {@linkcode MAX_EXPR_DEPTH}, code
+ * `expression-too-deep`), checked while the CBOR is read.
  *
  * @example
  * ```ts
@@ -143,10 +213,22 @@ function fromItem(item: CborItem): Expr {
  * const hex = "82078183820581613d82058178187375626a6563742e74727573745f636f6e746578745f6964820181782461393934323632632d346435392d343735362d613135382d313964623639393466656564";
  * const expr = decodeExpr(Uint8Array.from(hex.match(/../g)!, (h) => parseInt(h, 16)));
  * assert.equal(printExpr(expr), '(= subject.trust_context_id "a994262c-4d59-4756-a158-19db6994feed")');
+ * // A list holding a list: two levels, more than `maxDepth: 1` allows.
+ * const nested = Uint8Array.from([0x82, 0x07, 0x81, 0x81, 0x82, 0x07, 0x81, 0x80]);
+ * assert.throws(() => decodeExpr(nested, { maxDepth: 1 }), { code: "expression-too-deep" });
  * ```
  */
-export function decodeExpr(bytes: Uint8Array): Expr {
-  return fromItem(parseCbor(bytes, "Expr", MAX_EXPR_DEPTH * 3));
+export function decodeExpr(bytes: Uint8Array, options: { maxDepth?: number } = {}): Expr {
+  const maxDepth = depthOption(options);
+  // Each expression level is three CBOR levels ([variant, [[items]]]), a scalar two.
+  let item: CborItem;
+  try {
+    item = parseCbor(bytes, "Expr", 3 * maxDepth + 2);
+  } catch (error) {
+    if (error instanceof DecodeError && error.code === "too-deep") throw tooDeep(maxDepth);
+    throw error;
+  }
+  return fromItem(item, maxDepth);
 }
 
 function escapeString(s: string): string {

@@ -8,7 +8,7 @@
  * @module
  */
 import { DecodeError } from "../errors.ts";
-import { type Expr, isI64, MAX_EXPR_DEPTH } from "./expr.ts";
+import { depthOption, type Expr, isI64, tooDeep } from "./expr.ts";
 
 /** The operators an expression may start with. */
 export const OPERATORS: readonly string[] = [
@@ -90,7 +90,7 @@ function readString(text: string, start: number): { value: string; end: number }
     if (ch !== "\\") {
       const cp = text.codePointAt(i)!;
       const s = String.fromCodePoint(cp);
-      bytes.push(...encoder.encode(s));
+      pushAll(bytes, encoder.encode(s));
       i += s.length;
       continue;
     }
@@ -101,13 +101,13 @@ function readString(text: string, start: number): { value: string; end: number }
       if (!m) fail("bad \\u{…} escape");
       const cp = parseInt(m[1]!, 16);
       if (cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) fail("bad \\u{…} code point");
-      bytes.push(...encoder.encode(String.fromCodePoint(cp)));
+      pushAll(bytes, encoder.encode(String.fromCodePoint(cp)));
       i += 2 + m[0].length;
     } else if (/^[0-9a-fA-F]{2}$/.test(text.slice(i + 1, i + 3))) {
       bytes.push(parseInt(text.slice(i + 1, i + 3), 16));
       i += 3;
     } else if (ESCAPES[e] !== undefined) {
-      bytes.push(...encoder.encode(ESCAPES[e]!));
+      pushAll(bytes, encoder.encode(ESCAPES[e]!));
       i += 2;
     } else {
       fail(`unknown escape '\\${e}'`);
@@ -116,11 +116,18 @@ function readString(text: string, start: number): { value: string; end: number }
   return fail("unterminated string literal");
 }
 
+function pushAll(out: number[], bytes: Uint8Array): void {
+  for (let k = 0; k < bytes.length; k++) out.push(bytes[k]!);
+}
+
 type Frame = { kind: "list" | "seq"; items: Expr[] };
 
 /**
  * Parses an expression's text form; malformed text is a `DecodeError` with code
- * `bad-expression` (also for an empty expression or one not starting with an operator).
+ * `bad-expression` (also for an empty expression or one not starting with an operator),
+ * and nesting deeper than `maxDepth` sequences and lists (default
+ * {@linkcode MAX_EXPR_DEPTH}; several top-level values count as one more list) one with
+ * code `expression-too-deep`. The parser keeps its own stack, so any depth is safe to try.
  *
  * @example
  * ```ts
@@ -130,12 +137,15 @@ type Frame = { kind: "list" | "seq"; items: Expr[] };
  * assert.equal(printExpr(parseExpr(text)), text);
  * assert.throws(() => parseExpr('(= subject.a "b"'), { code: "bad-expression" });
  * assert.throws(() => parseExpr('"just a string"'), { code: "bad-expression" });
+ * assert.throws(() => parseExpr("(not (not true))", { maxDepth: 1 }), { code: "expression-too-deep" });
  * ```
  */
-export function parseExpr(text: string): Expr {
+export function parseExpr(text: string, options: { maxDepth?: number } = {}): Expr {
   if (typeof text !== "string") throw new TypeError("expected the expression text");
+  const maxDepth = depthOption(options);
   const top: Expr[] = [];
   const stack: Frame[] = [];
+  let deepest = 0;
   const push = (e: Expr): void => {
     (stack.length > 0 ? stack[stack.length - 1]!.items : top).push(e);
   };
@@ -157,8 +167,9 @@ export function parseExpr(text: string): Expr {
         else i++;
       }
     } else if (ch === "(" || ch === "[") {
-      if (stack.length >= MAX_EXPR_DEPTH) fail("expression nested too deeply");
+      if (stack.length >= maxDepth) throw tooDeep(maxDepth);
       stack.push({ kind: ch === "(" ? "list" : "seq", items: [] });
+      if (stack.length > deepest) deepest = stack.length;
       i++;
     } else if (ch === ")" || ch === "]") {
       const frame = stack.pop();
@@ -185,6 +196,8 @@ export function parseExpr(text: string): Expr {
   }
   if (stack.length > 0) fail(`unclosed '${stack[stack.length - 1]!.kind === "list" ? "(" : "["}'`);
   if (top.length === 0) fail("empty expression");
+  // Several top-level values are an implicit list around them: one level more.
+  if (top.length > 1 && deepest + 1 > maxDepth) throw tooDeep(maxDepth);
   const expr: Expr = top.length === 1 ? top[0]! : { type: "list", items: top };
   if (!isOperation(expr)) {
     fail(`an expression must start with an operation: ${OPERATORS.join(", ")}`);

@@ -1,6 +1,10 @@
 import assert from "node:assert/strict";
 import { fromHex, toHex } from "../_bytes.ts";
-import { attributePolicyToExpr, evaluateAttributePolicy } from "./attribute_policy.ts";
+import {
+  type AttributePolicy,
+  attributePolicyToExpr,
+  evaluateAttributePolicy,
+} from "./attribute_policy.ts";
 import {
   booleanExprToExpr,
   parseBooleanExpr,
@@ -120,16 +124,180 @@ Deno.test("evaluation follows Ockam's semantics", () => {
 });
 
 Deno.test("very deep expressions parse, print, encode and evaluate (Ockam's EVIL test)", () => {
+  // Ockam parses, prints and evaluates this; here it takes a raised bound (default 64).
   const depth = 1400;
   const evil = "[".repeat(depth) + '["' + "x".repeat(70) + '"]' + "]".repeat(depth);
-  const expr = parseExpr(`(= ${evil} ${evil})`);
-  assert.deepEqual(evalExpr(expr, {}), bool(true));
+  const text = `(= ${evil} ${evil})`;
+  const deep = { maxDepth: 2048 };
+  const expr = parseExpr(text, deep);
+  assert.deepEqual(evalExpr(expr, {}, deep), bool(true));
   const printed = printExpr(expr);
-  assert.equal(printExpr(parseExpr(printed)), printed);
-  assert.equal(printExpr(decodeExpr(encodeExpr(expr))), printed);
-  assert.throws(() => parseExpr("(= " + "[".repeat(5000) + "]".repeat(5000) + ")"), {
-    code: "bad-expression",
+  assert.equal(printExpr(parseExpr(printed, deep)), printed);
+  assert.equal(printExpr(decodeExpr(encodeExpr(expr), deep)), printed);
+  assert.throws(() => parseExpr(text), { name: "DecodeError", code: "expression-too-deep" });
+  assert.throws(() => decodeExpr(encodeExpr(expr)), { code: "expression-too-deep" });
+  assert.throws(() => evalExpr(expr, {}), { name: "TrustError", code: "expression-too-deep" });
+  assert.throws(() => parseExpr("(= " + "[".repeat(5000) + "]".repeat(5000) + ")", deep), {
+    code: "expression-too-deep",
   });
+});
+
+// `d` nested lists `(not (not ... true))`, as text and as CBOR, without recursion.
+function nestedNot(d: number): { text: string; cbor: Uint8Array } {
+  const text = "(not ".repeat(d) + "true" + ")".repeat(d);
+  // [7, [[ [5, ["not"]], <inner> ]]] per level; the innermost value is [4, [true]].
+  const level = [0x82, 0x07, 0x81, 0x82, 0x82, 0x05, 0x81, 0x63, 0x6e, 0x6f, 0x74];
+  const cbor = new Uint8Array(level.length * d + 4);
+  for (let i = 0; i < d; i++) cbor.set(level, i * level.length);
+  cbor.set([0x82, 0x04, 0x81, 0xf5], level.length * d);
+  return { text, cbor };
+}
+
+function nestedNotExpr(d: number): Expr {
+  let e: Expr = bool(true);
+  for (let i = 0; i < d; i++) e = { type: "list", items: [{ type: "ident", value: "not" }, e] };
+  return e;
+}
+
+Deno.test("expression depth: exactly maxDepth is accepted, one more refused with a typed error", () => {
+  for (const maxDepth of [1, 5, 64]) {
+    const options = { maxDepth };
+    const ok = nestedNot(maxDepth);
+    const over = nestedNot(maxDepth + 1);
+    const expected = bool(maxDepth % 2 === 0);
+    assert.deepEqual(evalExpr(parseExpr(ok.text, options), {}, options), expected);
+    assert.deepEqual(evalExpr(decodeExpr(ok.cbor, options), {}, options), expected);
+    assert.deepEqual(decodeExpr(ok.cbor, options), parseExpr(ok.text, options));
+    assert.throws(() => parseExpr(over.text, options), { code: "expression-too-deep" });
+    assert.throws(() => decodeExpr(over.cbor, options), { code: "expression-too-deep" });
+    assert.throws(() => evalExpr(nestedNotExpr(maxDepth + 1), {}, options), {
+      name: "TrustError",
+      code: "expression-too-deep",
+    });
+  }
+  // The default is 64.
+  assert.ok(parseExpr(nestedNot(64).text));
+  assert.throws(() => parseExpr(nestedNot(65).text), { code: "expression-too-deep" });
+  // Several top-level values are a list around them: one level more.
+  assert.ok(parseExpr("not (not true)", { maxDepth: 2 }));
+  assert.throws(() => parseExpr("not (not (not true))", { maxDepth: 2 }), {
+    code: "expression-too-deep",
+  });
+  assert.throws(() => parseExpr("(= 1 1)", { maxDepth: -1 }), RangeError);
+});
+
+Deno.test("100,000-deep input gives typed errors, never a stack overflow", () => {
+  const { text, cbor } = nestedNot(100_000);
+  const start = performance.now();
+  assert.throws(() => parseExpr(text), { name: "DecodeError", code: "expression-too-deep" });
+  assert.throws(() => decodeExpr(cbor), { name: "DecodeError", code: "expression-too-deep" });
+  assert.throws(() => parsePolicyText(text), { code: "expression-too-deep" });
+  const expr = nestedNotExpr(100_000);
+  assert.throws(() => evalExpr(expr, {}), { name: "TrustError", code: "expression-too-deep" });
+  assert.equal(evaluateAbacPolicy(expr, { identifier: "I" }), false, "too deep denies");
+  assert.throws(() => evaluateAbacPolicy(text, { identifier: "I" }), {
+    code: "expression-too-deep",
+  });
+  const seqs = "(= " + "[".repeat(100_000) + "]".repeat(100_000) + " 1)";
+  assert.throws(() => parseExpr(seqs), { code: "expression-too-deep" });
+  const chain = Array.from({ length: 100_000 }, (_, i) => `a${i}`).join(" and ");
+  assert.throws(() => parseBooleanExpr(chain), { code: "expression-too-deep" });
+  assert.throws(() => parsePolicyText(chain), { code: "expression-too-deep" });
+  assert.throws(() => parseBooleanExpr("not ".repeat(100_000) + "a"), {
+    code: "expression-too-deep",
+  });
+  // Redundant parentheses nest nothing: 100,000 of them are still a plain name.
+  const parens = "(".repeat(100_000) + "a" + ")".repeat(100_000);
+  assert.deepEqual(parseBooleanExpr(parens), { type: "name", name: "a" });
+  assert.ok(performance.now() - start < 5000, "bounded, not stalled");
+});
+
+Deno.test("with a raised bound, 100,000-deep expressions parse, decode, evaluate and print", () => {
+  const options = { maxDepth: 100_000 };
+  const { text, cbor } = nestedNot(100_000);
+  const parsed = parseExpr(text, options);
+  assert.deepEqual(evalExpr(parsed, {}, options), bool(true));
+  assert.equal(printExpr(parsed), text);
+  assert.deepEqual(encodeExpr(parsed), cbor);
+  assert.deepEqual(evalExpr(decodeExpr(cbor, options), {}, options), bool(true));
+  // Deep values compare without recursion too.
+  const seq = "[".repeat(50_000) + "1" + "]".repeat(50_000);
+  assert.deepEqual(evalExpr(parseExpr(`(= ${seq} ${seq})`, options), {}, options), bool(true));
+  assert.deepEqual(evalExpr(parseExpr(`(< ${seq} ${seq})`, options), {}, options), bool(false));
+  // A boolean chain of 50,000 names is 50,000 deep once translated.
+  const names = Array.from({ length: 50_000 }, (_, i) => `a${i}`);
+  const b = parseBooleanExpr(names.join(" or "), options);
+  const translated = booleanExprToExpr(b);
+  const attributes: Record<string, Uint8Array> = {};
+  for (const name of names) attributes[name] = utf8.encode("false");
+  attributes.a49999 = utf8.encode("true");
+  assert.deepEqual(
+    evalExpr(translated, abacEnvironment({ identifier: "I", attributes }), options),
+    bool(true),
+  );
+  const printed = printBooleanExpr(b);
+  assert.ok(printed.startsWith("(".repeat(49_998) + "a0 or a1) or a2) or a3)"));
+  assert.ok(printed.endsWith(") or a49998) or a49999"));
+  assert.equal(printBooleanExpr(parseBooleanExpr(printed, options)), printed);
+});
+
+Deno.test("wide expressions: 200,000 items encode and strings of 200,000 characters parse", () => {
+  const items: Expr[] = Array.from(
+    { length: 200_000 },
+    (_, i) => ({ type: "int", value: BigInt(i) }),
+  );
+  const wide: Expr = { type: "seq", items };
+  assert.deepEqual(decodeExpr(encodeExpr(wide)), wide);
+  const long = "é".repeat(200_000);
+  const parsed = parseExpr(`(= subject.a "${long}")`);
+  assert.equal((parsed as { items: Expr[] }).items[2]!.type, "str");
+  assert.deepEqual(evalExpr(parsed, { "subject.a": { type: "str", value: long } }), bool(true));
+});
+
+Deno.test("identifiers bound to identifiers: chains end at maxDepth, cycles are refused", () => {
+  const x: Expr = { type: "ident", value: "x" };
+  assert.throws(() => evalExpr(x, { x }), { name: "TrustError", code: "expression-too-deep" });
+  const env = { a: { type: "ident" as const, value: "b" }, b: bool(true) };
+  assert.deepEqual(evalExpr(parseExpr("(and a)"), env), bool(true));
+});
+
+Deno.test("attribute policies nested deeper than maxDepth are refused when translated", () => {
+  let policy: AttributePolicy = { attribute: "role", equals: "x" }; // two levels
+  for (let i = 0; i < 62; i++) policy = { not: policy };
+  assert.ok(attributePolicyToExpr(policy)); // 64 levels
+  assert.throws(() => attributePolicyToExpr({ allOf: [policy] }), TypeError);
+  assert.ok(attributePolicyToExpr({ allOf: [policy] }, { maxDepth: 65 }));
+  let deep: AttributePolicy = { identifierIn: [] };
+  for (let i = 0; i < 100_000; i++) deep = { anyOf: [deep] };
+  assert.throws(() => evaluateAttributePolicy(deep, { identifier: "I" }), TypeError);
+});
+
+// DECODING.md, Expr CBOR: what Ockam (minicbor's derive) accepts beyond what it writes,
+// and what Sealroute does with each.
+Deno.test("decoding policy: Expr CBOR", () => {
+  const accepted: [string, string, Expr][] = [
+    ["a 16-bit float (minicbor's f64 reads f16)", "820381f93c00", { type: "float", value: 1 }],
+    ["a 32-bit float (minicbor's f64 reads f32)", "820381fa3f800000", { type: "float", value: 1 }],
+    ["an i64 at the bottom of the range", "8202813b7fffffffffffffff", {
+      type: "int",
+      value: -(2n ** 63n),
+    }],
+  ];
+  for (const [name, hex, expr] of accepted) assert.deepEqual(decodeExpr(fromHex(hex)), expr, name);
+  const refused: [string, string, string][] = [
+    ["non-minimal integer (minicbor accepts)", "8202811801", "malformed-cbor"],
+    ["non-minimal array length (minicbor accepts)", "980204811801", "malformed-cbor"],
+    ["indefinite array (minicbor's derive accepts)", "9f0481f5ff", "malformed-cbor"],
+    ["trailing bytes (minicbor::decode ignores them)", "820481f500", "trailing-bytes"],
+    ["a second field (minicbor's derive skips it)", "820482f5f5", "bad-length"],
+    ["an unknown variant (minicbor refuses too)", "820881f5", "unknown-variant"],
+    ["an Int beyond i64 (minicbor refuses too)", "8202811bffffffffffffffff", "unexpected-type"],
+    ["a tag (minicbor refuses too)", "c1820481f5", "unsupported-cbor"],
+    ["invalid UTF-8 in a Str (minicbor refuses too)", "82018161ff", "bad-utf8"],
+  ];
+  for (const [name, hex, code] of refused) {
+    assert.throws(() => decodeExpr(fromHex(hex)), { name: "DecodeError", code }, name);
+  }
 });
 
 Deno.test("ABAC environment: subject.identifier and UTF-8 attributes", () => {

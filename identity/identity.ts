@@ -6,8 +6,14 @@
  */
 import { equalBytes, toHex } from "../_bytes.ts";
 import { TrustError } from "../errors.ts";
+import { parseCbor } from "./_cbor.ts";
 import { sha256, verifyHash } from "./_common.ts";
-import { type ChangeData, decodeChangeData, decodeChangeHistory } from "./change_history.ts";
+import {
+  type Change,
+  type ChangeData,
+  changeHistoryFromItem,
+  decodeChangeData,
+} from "./change_history.ts";
 import { formatIdentifier, parseIdentifier } from "./identifier.ts";
 import type { VerifyingKey } from "./types.ts";
 
@@ -85,14 +91,71 @@ export class Identity {
   }
 }
 
+/**
+ * Default bound on the changes of a history {@linkcode importIdentity} verifies. Ockam
+ * identities have one change, or a few after rotations; each change costs one or two
+ * signature verifications.
+ */
+export const DEFAULT_MAX_CHANGES = 32;
+
 /** Options of {@linkcode importIdentity}. */
 export interface ImportIdentityOptions {
-  /** Reject the history unless its identifier is this one (`identifier-mismatch`). */
+  /**
+   * Reject the history unless its identifier is this one (`identifier-mismatch`), checked
+   * before any signature is verified.
+   */
   expectedIdentifier?: string;
+  /**
+   * Reject a history of more changes (`too-many-changes`) before verifying any of them.
+   * Default {@linkcode DEFAULT_MAX_CHANGES}.
+   */
+  maxChanges?: number;
+}
+
+/** Decodes a history, refusing one of more than `maxChanges` changes before decoding them. */
+function boundedChanges(bytes: Uint8Array, maxChanges: number): Change[] {
+  const item = parseCbor(bytes, "ChangeHistory");
+  if (item.kind === "array" && item.items.length > maxChanges) {
+    throw new TrustError(
+      "too-many-changes",
+      `a change history of ${item.items.length} changes is over the bound of ${maxChanges}`,
+    );
+  }
+  const changes = changeHistoryFromItem(item);
+  if (changes.length === 0) {
+    throw new TrustError("empty-history", "a change history needs at least one change");
+  }
+  return changes;
 }
 
 /**
- * Verifies a change history (OCKAM_WIRE §4.3) and returns the identity.
+ * The identifier a change history claims (the hash of its first change), without
+ * verifying any signature: cheap, for checks that can refuse a peer before verification.
+ * Undecodable bytes are a `DecodeError`; an empty history or one of more than
+ * `maxChanges` changes (default {@linkcode DEFAULT_MAX_CHANGES}) a `TrustError`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { claimedIdentifier } from "./identity.ts";
+ * import { createIdentity } from "@sealroute/sealroute/identity";
+ * import { Vault } from "@sealroute/sealroute/vault";
+ * const me = await createIdentity(new Vault());
+ * assert.equal(await claimedIdentifier(me.changeHistory), me.identifier);
+ * ```
+ */
+export async function claimedIdentifier(
+  changeHistory: Uint8Array,
+  options: { maxChanges?: number } = {},
+): Promise<string> {
+  const changes = boundedChanges(changeHistory, options.maxChanges ?? DEFAULT_MAX_CHANGES);
+  return formatIdentifier(await sha256(changes[0]!.data));
+}
+
+/**
+ * Verifies a change history (OCKAM_WIRE §4.3) and returns the identity. Cheap checks
+ * come first: the number of changes (`maxChanges`) and the expected identifier are
+ * checked before any signature is verified.
  *
  * Bytes that do not decode (not CBOR, wrong shapes, unknown key or signature kinds, wrong
  * key/hash/signature lengths, trailing bytes) are a `DecodeError`. A history that decodes
@@ -100,7 +163,8 @@ export interface ImportIdentityOptions {
  * `wrong-data-type`, `unexpected-previous-change` (first change names a previous one),
  * `broken-chain`, `validity-regression`, `missing-previous-signature`,
  * `bad-signature`, `bad-previous-signature`, `signature-type-mismatch`,
- * `identifier-mismatch`. Change timestamps are not compared with the current time.
+ * `identifier-mismatch`, `too-many-changes`. Change timestamps are not compared with the
+ * current time.
  *
  * @example
  * ```ts
@@ -123,9 +187,15 @@ export async function importIdentity(
     ? undefined
     : parseIdentifier(options.expectedIdentifier);
   const bytes = changeHistory.slice();
-  const changes = decodeChangeHistory(bytes);
-  if (changes.length === 0) {
-    throw new TrustError("empty-history", "a change history needs at least one change");
+  const changes = boundedChanges(bytes, options.maxChanges ?? DEFAULT_MAX_CHANGES);
+  if (expected !== undefined) {
+    const first = await sha256(changes[0]!.data);
+    if (!equalBytes(expected, first)) {
+      throw new TrustError(
+        "identifier-mismatch",
+        `expected identifier ${options.expectedIdentifier}, got ${formatIdentifier(first)}`,
+      );
+    }
   }
   const verified: VerifiedChange[] = [];
   let previous: { hash: Uint8Array; data: ChangeData } | undefined;
@@ -184,14 +254,6 @@ export async function importIdentity(
     }
     verified.push({ changeHash: hash, data });
     previous = { hash, data };
-  }
-  if (expected !== undefined && !equalBytes(expected, verified[0]!.changeHash)) {
-    throw new TrustError(
-      "identifier-mismatch",
-      `expected identifier ${options.expectedIdentifier}, got ${
-        formatIdentifier(verified[0]!.changeHash)
-      }`,
-    );
   }
   return new Identity(VERIFIED, bytes, verified);
 }

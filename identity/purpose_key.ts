@@ -29,7 +29,7 @@ import {
   verifyingKeyToCbor,
 } from "./_common.ts";
 import { formatIdentifier, IDENTIFIER_LENGTH, parseIdentifier } from "./identifier.ts";
-import { type Identity, importIdentity } from "./identity.ts";
+import { type Identity, importIdentity, type ImportIdentityOptions } from "./identity.ts";
 import type { ClockOptions, TypedSignature, VerifyingKey } from "./types.ts";
 import {
   DATA_VERSION,
@@ -354,10 +354,15 @@ export interface SecureChannelPeer {
  */
 export async function verifySecureChannelPeer(
   peer: SecureChannelPeer,
-  options?: ClockOptions,
+  options?: ClockOptions & ImportIdentityOptions,
 ): Promise<Identity> {
   const { changeHistory, attestation, remoteStaticKey } = peer;
-  const identity = await importIdentity(changeHistory);
+  const identity = await importIdentity(changeHistory, {
+    ...(options?.maxChanges !== undefined ? { maxChanges: options.maxChanges } : {}),
+    ...(options?.expectedIdentifier !== undefined
+      ? { expectedIdentifier: options.expectedIdentifier }
+      : {}),
+  });
   const data = await verifyPurposeKeyAttestation(identity, attestation, options);
   if (data.publicKey.type !== "secure-channel") {
     throw new TrustError(

@@ -172,6 +172,72 @@ function evaluate(policy: TrustPolicy, subject: TrustSubject, depth: number): bo
   }
 }
 
+/**
+ * What `policy` decides from the peer's identifier alone, before anything is verified:
+ * `false` when no credentials could make it trust the peer, `true` when it trusts the
+ * peer whatever its credentials, `undefined` when that depends on verified credentials.
+ * `withCredentials: false` says no credential can verify (none presented, or no
+ * authorities to check them against), so credential policies decide too.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { anyOf, decideOnIdentifier, trustCredentials, trustIdentifiers } from "./trust_policy.ts";
+ * const alice = "I" + "aa".repeat(32);
+ * const bob = "I" + "bb".repeat(32);
+ * const policy = anyOf(trustIdentifiers(alice), trustCredentials({ authorities: [bob] }));
+ * assert.equal(decideOnIdentifier(policy, bob, { withCredentials: false }), false);
+ * assert.equal(decideOnIdentifier(policy, bob, { withCredentials: true }), undefined);
+ * assert.equal(decideOnIdentifier(policy, alice, { withCredentials: true }), true);
+ * ```
+ */
+export function decideOnIdentifier(
+  policy: TrustPolicy,
+  identifier: string,
+  options: { withCredentials: boolean },
+): boolean | undefined {
+  return decide(policy, identifier, options.withCredentials, 0);
+}
+
+function decide(
+  policy: TrustPolicy,
+  identifier: string,
+  withCredentials: boolean,
+  depth: number,
+): boolean | undefined {
+  if (depth > 64) throw new TypeError("trust policy nested too deeply");
+  switch (policy?.type) {
+    case "everyone":
+      return true;
+    case "identifiers":
+      return policy.identifiers.includes(identifier);
+    case "credentials":
+      return withCredentials ? undefined : false;
+    case "all": {
+      let result: boolean | undefined = true;
+      for (const p of policy.policies) {
+        const one = decide(p, identifier, withCredentials, depth + 1);
+        if (one === false) return false;
+        if (one === undefined) result = undefined;
+      }
+      return result;
+    }
+    case "any": {
+      let result: boolean | undefined = false;
+      for (const p of policy.policies) {
+        const one = decide(p, identifier, withCredentials, depth + 1);
+        if (one === true) return true;
+        if (one === undefined) result = undefined;
+      }
+      return result;
+    }
+    default:
+      throw new TypeError(
+        `unknown trust policy type '${String((policy as { type?: unknown })?.type)}'`,
+      );
+  }
+}
+
 function credentialsSatisfy(
   policy: Extract<TrustPolicy, { type: "credentials" }>,
   subject: TrustSubject,

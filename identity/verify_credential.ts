@@ -14,12 +14,39 @@ import type { Identity } from "./identity.ts";
 import { decodePurposeKeyAttestationData, verifyPurposeKeyAttestation } from "./purpose_key.ts";
 import type { ClockOptions } from "./types.ts";
 
+/**
+ * Default bound on a credential's size: the bytes of its data and of its issuer's
+ * attestation data (Ockam credentials are a few hundred bytes).
+ */
+export const DEFAULT_MAX_CREDENTIAL_SIZE = 16 * 1024;
+
 /** Options of {@linkcode verifyCredential}. */
 export interface VerifyCredentialOptions extends ClockOptions {
   /** Verified identities of the accepted issuers. */
   authorities: readonly Identity[];
   /** If given, the credential's subject must be this identifier (`wrong-subject`). */
   subject?: string;
+  /**
+   * Refuse a larger credential (`credential-too-large`) before anything is verified.
+   * Default {@linkcode DEFAULT_MAX_CREDENTIAL_SIZE}.
+   */
+  maxCredentialSize?: number;
+}
+
+/** A credential's size as {@linkcode VerifyCredentialOptions.maxCredentialSize} counts it. */
+export function credentialSize(credential: CredentialAndPurposeKey): number {
+  return credential.credential.data.length + credential.purposeKeyAttestation.data.length;
+}
+
+/** Throws `credential-too-large` for a credential over `max` bytes (see {@linkcode credentialSize}). */
+export function checkCredentialSize(credential: CredentialAndPurposeKey, max: number): void {
+  const size = credentialSize(credential);
+  if (size > max) {
+    throw new TrustError(
+      "credential-too-large",
+      `a credential of ${size} bytes is over the bound of ${max}`,
+    );
+  }
 }
 
 /** A credential that verified. */
@@ -46,7 +73,8 @@ export interface VerifiedCredential {
  * is not created more than `skew` seconds from now and not expired. Failures are
  * `TrustError`s with codes `untrusted-issuer`, `wrong-key-type`, `bad-signature`,
  * `signature-type-mismatch`, `missing-subject`, `wrong-subject`,
- * `outside-purpose-key-window`, `not-yet-valid`, `expired` (or an attestation code of
+ * `outside-purpose-key-window`, `not-yet-valid`, `expired`, `credential-too-large`
+ * (checked first, before any signature; or an attestation code of
  * {@linkcode verifyPurposeKeyAttestation}); undecodable input is a `DecodeError`.
  *
  * @example
@@ -72,6 +100,7 @@ export async function verifyCredential(
   const decoded = credential instanceof Uint8Array || typeof credential === "string"
     ? decodeCredential(credential)
     : credential;
+  checkCredentialSize(decoded, options.maxCredentialSize ?? DEFAULT_MAX_CREDENTIAL_SIZE);
   const clock: ClockOptions = {};
   if (options.clock !== undefined) clock.clock = options.clock;
   if (options.skew !== undefined) clock.skew = options.skew;

@@ -28,20 +28,16 @@ export class BareReader {
 
   /**
    * ULEB128 u64; at most 10 bytes and the 10th (shift 63) must be exactly 0x01, as in
-   * `read_variable_length_integer`. Returned as a number: values above 2^53 lose
-   * precision, which only matters for lengths that exceed any input anyway.
+   * `read_variable_length_integer`. Unlike Ockam (which accepts them), longer-than-needed
+   * forms (a last byte 0x00 after a continuation byte) are refused: no BARE encoder
+   * writes them (DECODING.md). Returned as a number: values above 2^53 lose precision,
+   * which only matters for lengths that exceed any input anyway.
    */
   varint(): number {
     let result = 0;
     let scale = 1;
     for (let i = 0;; i++) {
-      const byte = this.u8();
-      if (i === 9 && byte !== 0x01) {
-        throw new DecodeError(
-          "varint-overflow",
-          `expected 0x01 as the 10th varint byte, got 0x${byte.toString(16)}`,
-        );
-      }
+      const byte = this.#varintByte(i);
       result += (byte & 0x7f) * scale;
       if ((byte & 0x80) === 0) return result;
       scale *= 128;
@@ -52,31 +48,44 @@ export class BareReader {
     let result = 0n;
     let shift = 0n;
     for (let i = 0;; i++) {
-      const byte = this.u8();
-      if (i === 9 && byte !== 0x01) {
-        throw new DecodeError(
-          "varint-overflow",
-          `expected 0x01 as the 10th varint byte, got 0x${byte.toString(16)}`,
-        );
-      }
+      const byte = this.#varintByte(i);
       result |= BigInt(byte & 0x7f) << shift;
       if ((byte & 0x80) === 0) return result;
       shift += 7n;
     }
   }
 
-  /** `data`: varint length + bytes (a view into the input). */
-  data(): Uint8Array {
-    const length = this.varint();
+  #varintByte(i: number): number {
+    const byte = this.u8();
+    if (i === 9 && byte !== 0x01) {
+      throw new DecodeError(
+        "varint-overflow",
+        `expected 0x01 as the 10th varint byte, got 0x${byte.toString(16)}`,
+      );
+    }
+    if (i > 0 && byte === 0) {
+      throw new DecodeError("non-minimal-varint", "expected the shortest form of a varint");
+    }
+    return byte;
+  }
+
+  /** Skips `length` bytes. */
+  skip(length: number): void {
     if (length > this.remaining) {
       throw new DecodeError(
         "truncated",
         `expected ${length} bytes of data, ${this.remaining} left`,
       );
     }
-    const out = this.bytes.subarray(this.offset, this.offset + length);
     this.offset += length;
-    return out;
+  }
+
+  /** `data`: varint length + bytes (a view into the input). */
+  data(): Uint8Array {
+    const length = this.varint();
+    const start = this.offset;
+    this.skip(length);
+    return this.bytes.subarray(start, this.offset);
   }
 
   string(): string {

@@ -1,20 +1,15 @@
-// A worker's registration on a node: its mailbox and lifecycle state, and the context its
-// handler receives.
+// A worker's registration on a node: its mailbox (bounded in count and bytes) and its
+// lifecycle state. Knows nothing of the node itself.
 import type { Address } from "./address.ts";
-import type { Node } from "./node.ts";
-import type {
-  SendOptions,
-  StopListener,
-  WorkerContext,
-  WorkerHandler,
-  WorkerOptions,
-} from "./node_options.ts";
-import type { RouteLike } from "./route.ts";
-import type { LocalInfo, RoutedMessage } from "./routed_message.ts";
+import type { Flow } from "./flow_controls.ts";
+import type { StopListener, WorkerOptions } from "./node_options.ts";
+import type { RoutedMessage } from "./routed_message.ts";
 
 export interface Entry {
   message: RoutedMessage;
   check: Promise<boolean> | undefined;
+  size: number;
+  flow: Flow | undefined;
 }
 
 export interface Waiter {
@@ -22,14 +17,28 @@ export interface Waiter {
   reject: (error: Error) => void;
 }
 
+/** Runs the worker's handler on one message. */
+export type Run = (message: RoutedMessage, flow: Flow | undefined) => void | Promise<void>;
+
+/** Mailbox cost of a route address beyond its bytes: the objects that hold it. */
+const ADDRESS_COST = 64;
+
+/** What a message costs a mailbox: its payload and its routes. */
+export function messageSize(message: RoutedMessage): number {
+  return message.payload.byteLength +
+    (message.onwardRoute.length + message.returnRoute.length) * ADDRESS_COST;
+}
+
 export class WorkerRecord {
   readonly address: Address;
   readonly key: string;
-  readonly handler: WorkerHandler;
+  readonly run: Run;
   readonly options: WorkerOptions;
   readonly capacity: number;
+  readonly maxBytes: number;
   queue: (Entry | undefined)[] = [];
   head = 0;
+  bytes = 0;
   running = false;
   stopped = false;
   stopping: Promise<void> | undefined;
@@ -39,44 +48,27 @@ export class WorkerRecord {
   listeners = new Set<StopListener>();
   outgoingChain: Promise<unknown> | undefined;
 
-  constructor(address: Address, handler: WorkerHandler, options: WorkerOptions, capacity: number) {
+  constructor(
+    address: Address,
+    run: Run,
+    options: WorkerOptions,
+    limits: { capacity: number; maxBytes: number },
+  ) {
     this.address = address;
     this.key = keyOf(address);
-    this.handler = handler;
+    this.run = run;
     this.options = options;
-    this.capacity = capacity;
+    this.capacity = limits.capacity;
+    this.maxBytes = limits.maxBytes;
   }
 
   get size(): number {
     return this.queue.length - this.head;
   }
-}
 
-export class Context implements WorkerContext {
-  readonly message: RoutedMessage;
-  readonly address: Address;
-  readonly node: Node;
-
-  constructor(message: RoutedMessage, address: Address, node: Node) {
-    this.message = message;
-    this.address = address;
-    this.node = node;
-  }
-
-  reply(payload: Uint8Array, options: { localInfo?: LocalInfo } = {}): Promise<void> {
-    return this.node.send(this.message.returnRoute, payload, { ...options, from: this.address });
-  }
-
-  send(
-    route: RouteLike,
-    payload: Uint8Array,
-    options: Omit<SendOptions, "from"> = {},
-  ): Promise<void> {
-    return this.node.send(route, payload, { ...options, from: this.address });
-  }
-
-  forward(message: RoutedMessage): Promise<void> {
-    return this.node.deliver(message, { from: this.address });
+  /** Whether a message of `size` bytes must wait (or be refused): the mailbox is full. */
+  isFull(size: number): boolean {
+    return this.size >= this.capacity || (this.size > 0 && this.bytes + size > this.maxBytes);
   }
 }
 

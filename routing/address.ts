@@ -80,13 +80,16 @@ export class Address {
     const hash = text.indexOf("#");
     if (hash < 0) return new Address(LOCAL, text);
     if (text.indexOf("#", hash + 1) >= 0) {
-      throw new DecodeError("bad-address", `expected at most one '#' in address, got '${text}'`);
+      throw new DecodeError(
+        "bad-address",
+        `expected at most one '#' in address, got '${quote(text)}'`,
+      );
     }
     const tt = text.slice(0, hash);
     if (!/^[0-9]{1,3}$/.test(tt) || Number(tt) > 255) {
       throw new DecodeError(
         "bad-address",
-        `expected a transport type 0..255 before '#', got '${tt}'`,
+        `expected a transport type 0..255 before '#', got '${quote(tt)}'`,
       );
     }
     return new Address(Number(tt), text.slice(hash + 1));
@@ -215,4 +218,9 @@ export class Address {
     }
     return true;
   }
+}
+
+// Error messages quote at most a short prefix of their input.
+function quote(text: string): string {
+  return text.length <= 40 ? text : `${text.slice(0, 40)}…`;
 }

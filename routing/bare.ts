@@ -20,9 +20,10 @@ export function encodeVarint(value: number | bigint): Uint8Array {
 }
 
 /**
- * Decodes a BARE varint at `offset`; at most 10 bytes and a 10th byte must be `0x01`.
+ * Decodes a BARE varint at `offset`; at most 10 bytes, a 10th byte must be `0x01`, and
+ * the form must be the shortest (no last byte `0x00` after a continuation byte).
  *
- * @throws {DecodeError} code `truncated` or `varint-overflow`.
+ * @throws {DecodeError} code `truncated`, `varint-overflow` or `non-minimal-varint`.
  * @example
  * ```ts
  * import assert from "node:assert/strict";
@@ -57,7 +58,8 @@ export function encodeBareString(text: string): Uint8Array {
 /**
  * Decodes a whole buffer as one BARE `string`.
  *
- * @throws {DecodeError} codes `truncated`, `bad-utf8`, `varint-overflow`, `trailing-bytes`.
+ * @throws {DecodeError} codes `truncated`, `bad-utf8`, `varint-overflow`,
+ * `non-minimal-varint`, `trailing-bytes`.
  * @example
  * ```ts
  * import assert from "node:assert/strict";

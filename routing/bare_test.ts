@@ -54,3 +54,18 @@ Deno.test("random bytes into decodeBareString give a string or a DecodeError", (
     { numRuns: 2000 },
   );
 });
+
+Deno.test("varints must be in their shortest form (DECODING.md: Ockam accepts longer ones)", () => {
+  for (const bytes of [[0x80, 0x00], [0xff, 0x80, 0x00], [0x81, 0x80, 0x80, 0x00]]) {
+    assert.throws(
+      () => decodeVarint(new Uint8Array(bytes)),
+      (e) => e instanceof DecodeError && e.code === "non-minimal-varint",
+      bytes.join(),
+    );
+  }
+  assert.equal(decodeVarint(new Uint8Array([0x00])).value, 0n);
+  assert.equal(decodeVarint(new Uint8Array([0x80, 0x01])).value, 128n);
+  assert.throws(() => decodeBareString(new Uint8Array([0x81, 0x00, 0x61])), {
+    code: "non-minimal-varint",
+  });
+});

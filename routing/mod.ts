@@ -8,7 +8,9 @@
  *   {@linkcode LOCAL_INFO_IDENTIFIER}).
  * - Codecs: {@linkcode encodeTcpMessage} / {@linkcode decodeTcpMessage} (CBOR, TCP) and
  *   {@linkcode encodeTransportMessage} / {@linkcode decodeTransportMessage} (BARE, WebSocket).
- * - {@linkcode Node}: workers with bounded mailboxes and access-control hooks, `send`,
+ * - {@linkcode Node}: workers with mailboxes bounded in count and bytes, access-control hooks,
+ *   flow control ({@linkcode FlowControls}: what arrives over a connection or a channel
+ *   reaches only the workers that consume its flow), `send`,
  *   `deliver` (with backpressure), `request`, transport registration, connection-closed
  *   notifications ({@linkcode Node.onWorkerStopped}), graceful `close()`.
  * - Services: {@linkcode startEcho}, the relay service {@linkcode startRelayService} and
@@ -41,9 +43,11 @@ export { decodeBareString, decodeVarint, encodeBareString, encodeVarint } from "
 export { decodeTcpMessage, encodeTcpMessage, type EncodeTcpOptions } from "./tcp_codec.ts";
 export { decodeTransportMessage, encodeTransportMessage } from "./transport_message_codec.ts";
 export { type Logger, silentLogger } from "./logger.ts";
-export { Node } from "./node.ts";
+export { Node, type WorkerContext, type WorkerHandler } from "./node.ts";
+export { type CreateFlowOptions, Flow, FlowControls } from "./flow_controls.ts";
 export {
   type AccessHook,
+  DEFAULT_MAILBOX_BYTES,
   DEFAULT_MAILBOX_CAPACITY,
   DEFAULT_REQUEST_TIMEOUT,
   type DeliverOptions,
@@ -52,11 +56,9 @@ export {
   type SendOptions,
   type StopListener,
   type TransportHandler,
-  type WorkerContext,
-  type WorkerHandler,
   type WorkerOptions,
 } from "./node_options.ts";
-export { ECHO_SERVICE, startEcho } from "./echo.ts";
+export { ECHO_SERVICE, type EchoOptions, startEcho } from "./echo.ts";
 export {
   createRelay,
   type CreateRelayOptions,

@@ -1,10 +1,12 @@
 import { RouteError, SealrouteError } from "../errors.ts";
 import { Address, type AddressLike } from "./address.ts";
 import { type Logger, silentLogger } from "./logger.ts";
+import { type Flow, FlowControls } from "./flow_controls.ts";
 import { Route, type RouteLike } from "./route.ts";
-import { RoutedMessage } from "./routed_message.ts";
-import { Context, keyOf, WorkerRecord } from "./_worker_record.ts";
+import { type LocalInfo, RoutedMessage } from "./routed_message.ts";
+import { keyOf, messageSize, WorkerRecord } from "./_worker_record.ts";
 import {
+  DEFAULT_MAILBOX_BYTES,
   DEFAULT_MAILBOX_CAPACITY,
   DEFAULT_REQUEST_TIMEOUT,
   type DeliverOptions,
@@ -13,9 +15,76 @@ import {
   type SendOptions,
   type StopListener,
   type TransportHandler,
-  type WorkerHandler,
   type WorkerOptions,
 } from "./node_options.ts";
+
+/** What a worker's handler receives for each message. */
+export interface WorkerContext {
+  /** The message; its onward route still starts with this worker's address. */
+  readonly message: RoutedMessage;
+  /** This worker's address. */
+  readonly address: Address;
+  /** The node the worker runs on. */
+  readonly node: Node;
+  /**
+   * The flow the message arrived on (a connection's, a channel's), or `undefined` for a
+   * local message. A worker that passes messages on should pass it too
+   * (`node.deliver(m, { flow: ctx.flow })`) unless it means to open the way further.
+   */
+  readonly flow: Flow | undefined;
+  /**
+   * Sends `payload` to the message's return route, from this worker (return route
+   * `[address]`). Fails fast like {@linkcode Node.send}.
+   */
+  reply(payload: Uint8Array, options?: { localInfo?: LocalInfo }): Promise<void>;
+  /** Sends from this worker: return route defaults to `[address]`, outgoing hook applies. */
+  send(route: RouteLike, payload: Uint8Array, options?: Omit<SendOptions, "from">): Promise<void>;
+  /** Passes a message on with its routes as they are, waiting for mailbox room; outgoing hook applies. */
+  forward(message: RoutedMessage): Promise<void>;
+}
+
+/** A worker's message handler; handlers of one worker run one at a time, in arrival order. */
+export type WorkerHandler = (context: WorkerContext) => void | Promise<void>;
+
+/** How a message enters routing: the flow it arrived on, who waits for replies. */
+interface RouteOptions {
+  /** Wait for mailbox room instead of failing with `mailbox-full`. */
+  wait: boolean;
+  /** The flow the message arrived on: only its consumers may receive it. */
+  flow?: Flow | undefined;
+  /** Becomes a consumer of the flow the first hop leads into (a reply worker). */
+  consumer?: Address | undefined;
+}
+
+class Context implements WorkerContext {
+  readonly message: RoutedMessage;
+  readonly address: Address;
+  readonly node: Node;
+  readonly flow: Flow | undefined;
+
+  constructor(message: RoutedMessage, address: Address, node: Node, flow: Flow | undefined) {
+    this.message = message;
+    this.address = address;
+    this.node = node;
+    this.flow = flow;
+  }
+
+  reply(payload: Uint8Array, options: { localInfo?: LocalInfo } = {}): Promise<void> {
+    return this.node.send(this.message.returnRoute, payload, { ...options, from: this.address });
+  }
+
+  send(
+    route: RouteLike,
+    payload: Uint8Array,
+    options: Omit<SendOptions, "from"> = {},
+  ): Promise<void> {
+    return this.node.send(route, payload, { ...options, from: this.address });
+  }
+
+  forward(message: RoutedMessage): Promise<void> {
+    return this.node.deliver(message, { from: this.address });
+  }
+}
 
 /**
  * A router with a registry of workers, each with a bounded mailbox.
@@ -44,8 +113,10 @@ export class Node {
   readonly #workers = new Map<string, WorkerRecord>();
   readonly #transports = new Map<number, TransportHandler>();
   readonly #closeHooks = new Set<() => void | Promise<void>>();
+  readonly #flows = new FlowControls();
   readonly #logger: Logger;
   readonly #capacity: number;
+  readonly #maxBytes: number;
   #closing: Promise<void> | undefined;
 
   /**
@@ -60,6 +131,26 @@ export class Node {
   constructor(options: NodeOptions = {}) {
     this.#logger = options.logger ?? silentLogger;
     this.#capacity = options.mailboxCapacity ?? DEFAULT_MAILBOX_CAPACITY;
+    this.#maxBytes = options.mailboxBytes ?? DEFAULT_MAILBOX_BYTES;
+    positiveInteger("mailboxCapacity", this.#capacity);
+    positiveInteger("mailboxBytes", this.#maxBytes);
+  }
+
+  /**
+   * Which workers messages from outside may reach (see {@linkcode FlowControls}).
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Node } from "@sealroute/sealroute/routing";
+   * await using node = new Node();
+   * const flow = node.flowControls.createFlow();
+   * node.flowControls.addConsumer("api", flow);
+   * assert(node.flowControls.isConsumer("api", flow));
+   * ```
+   */
+  get flowControls(): FlowControls {
+    return this.#flows;
   }
 
   /**
@@ -122,10 +213,13 @@ export class Node {
       throw new RouteError("address-in-use", `a worker already runs at '${addr}'`);
     }
     const capacity = options.mailboxCapacity ?? this.#capacity;
-    if (!Number.isInteger(capacity) || capacity < 1) {
-      throw new RangeError(`mailboxCapacity must be a positive integer, got ${capacity}`);
-    }
-    this.#workers.set(key, new WorkerRecord(addr, handler, options, capacity));
+    const maxBytes = options.mailboxBytes ?? this.#maxBytes;
+    positiveInteger("mailboxCapacity", capacity);
+    positiveInteger("mailboxBytes", maxBytes);
+    const run = (message: RoutedMessage, flow: Flow | undefined) =>
+      handler(new Context(message, addr, this, flow));
+    this.#workers.set(key, new WorkerRecord(addr, run, options, { capacity, maxBytes }));
+    for (const flow of options.consumes ?? []) this.#flows.addConsumer(addr, flow);
     this.#logger.debug("worker started", { address: addr.toString() });
     return addr;
   }
@@ -253,7 +347,8 @@ export class Node {
         payload,
         ...(options.localInfo ? { localInfo: options.localInfo } : {}),
       });
-      return this.#sendFrom(from, message, false).then(() => {});
+      const consumer = options.receiveReplies ? from : undefined;
+      return this.#sendFrom(from, message, { wait: false, consumer }).then(() => {});
     } catch (error) {
       return Promise.reject(error);
     }
@@ -282,7 +377,7 @@ export class Node {
   deliver(message: RoutedMessage, options: DeliverOptions = {}): Promise<void> {
     try {
       const from = options.from === undefined ? undefined : Address.from(options.from);
-      return this.#sendFrom(from, message, true).then(() => {});
+      return this.#sendFrom(from, message, { wait: true, flow: options.flow }).then(() => {});
     } catch (error) {
       return Promise.reject(error);
     }
@@ -367,7 +462,7 @@ export class Node {
         finish(error as Error);
         return;
       }
-      this.#sendFrom(undefined, message, false).then((hop) => {
+      this.#sendFrom(undefined, message, { wait: false, consumer: tmp }).then((hop) => {
         if (done) return;
         unwatch = this.onWorkerStopped(hop, (reason) => {
           // Only a stop with a reason (a lost connection, a closing node) fails the request;
@@ -507,6 +602,8 @@ export class Node {
     const dropped = record.size;
     record.queue = [];
     record.head = 0;
+    record.bytes = 0;
+    this.#flows.forget(record.address);
     if (dropped > 0) {
       this.#logger.debug("worker stopped with queued messages, dropping them", {
         address: record.address.toString(),
@@ -542,16 +639,20 @@ export class Node {
   }
 
   /** Applies `from`'s outgoing hook (in order, per worker) then routes. */
-  #sendFrom(from: Address | undefined, message: RoutedMessage, wait: boolean): Promise<Address> {
+  #sendFrom(
+    from: Address | undefined,
+    message: RoutedMessage,
+    how: RouteOptions,
+  ): Promise<Address> {
     const sender = from ? this.#workers.get(keyOf(from)) : undefined;
     const hook = sender?.options.outgoing;
-    if (!sender || !hook) return this.#route(message, wait);
+    if (!sender || !hook) return this.#route(message, how);
     const run = (): Promise<Address> => {
       const verdict = hook(message);
-      if (verdict === true) return this.#route(message, wait);
+      if (verdict === true) return this.#route(message, how);
       if (verdict === false) return Promise.reject(this.#refuse(sender, message, "outgoing"));
       const checked = verdict.then((ok) =>
-        ok ? this.#route(message, wait) : Promise.reject(this.#refuse(sender, message, "outgoing"))
+        ok ? this.#route(message, how) : Promise.reject(this.#refuse(sender, message, "outgoing"))
       );
       this.#chain(sender, checked);
       return checked;
@@ -580,8 +681,8 @@ export class Node {
   ): RouteError {
     this.#logger.warn(`${direction} access control refused a message`, {
       worker: record.address.toString(),
-      onwardRoute: message.onwardRoute.toString(),
-      returnRoute: message.returnRoute.toString(),
+      onwardRoute: brief(message.onwardRoute),
+      returnRoute: brief(message.returnRoute),
     });
     return new RouteError(
       "refused",
@@ -589,14 +690,30 @@ export class Node {
     );
   }
 
+  #refuseFlow(flow: Flow, message: RoutedMessage, why: string): RouteError {
+    this.#logger.warn("flow control refused a message", {
+      flow: flow.id,
+      onwardRoute: brief(message.onwardRoute),
+      returnRoute: brief(message.returnRoute),
+      reason: why,
+    });
+    return new RouteError("flow-refused", `a message on ${flow} was refused: ${why}`);
+  }
+
   /** Routes to the first hop; resolves with the local worker address it was queued at. */
-  async #route(message: RoutedMessage, wait: boolean): Promise<Address> {
+  async #route(message: RoutedMessage, how: RouteOptions): Promise<Address> {
     if (this.#closing) throw new RouteError("closed", "the node is closed");
+    const { wait, flow, consumer } = how;
     let next = message.onwardRoute.next;
     if (!next) {
       throw new RouteError("empty-route", "cannot send a message with an empty onward route");
     }
+    const dialled = !next.isLocal;
     if (!next.isLocal) {
+      // A remote asking this node to dial out on its behalf: an open proxy unless allowed.
+      if (flow && !flow.allowRemoteDial) {
+        throw this.#refuseFlow(flow, message, `it names the remote hop ${next}`);
+      }
       const transport = this.#transports.get(next.type);
       if (!transport) {
         throw new RouteError(
@@ -606,15 +723,29 @@ export class Node {
       }
       const resolved = transport.resolve(next);
       next = resolved instanceof Address ? resolved : await resolved;
+      // Dialled for a remote (allowed): replies may come back to the link it came from.
+      const back = message.returnRoute.next;
+      const replies = flow && back && this.#flows.producerFlow(next);
+      if (replies && back && this.#flows.producerFlow(back) === flow) {
+        this.#flows.addConsumer(back, replies);
+      }
       message = message.with({ onwardRoute: message.onwardRoute.popFront().prepend(next) });
+    }
+    if (flow && !dialled && !this.#flows.isConsumer(next, flow)) {
+      throw this.#refuseFlow(flow, message, `'${next}' does not consume it`);
+    }
+    if (consumer) {
+      const replies = this.#flows.producerFlow(next);
+      if (replies) this.#flows.addConsumer(consumer, replies);
     }
     let record = this.#workers.get(keyOf(next));
     if (!record) throw new RouteError("unknown-address", `no worker at '${next}'`);
-    while (record.size >= record.capacity) {
+    const size = messageSize(message);
+    while (record.isFull(size)) {
       if (!wait) {
         throw new RouteError(
           "mailbox-full",
-          `the mailbox of '${next}' is full (${record.capacity})`,
+          `the mailbox of '${next}' is full (${record.size} messages, ${record.bytes} bytes)`,
         );
       }
       await new Promise<void>((resolve, reject) => record!.waiters.push({ resolve, reject }));
@@ -623,10 +754,15 @@ export class Node {
         if (!record) throw new RouteError("unknown-address", `no worker at '${next}'`);
       }
     }
-    return this.#enqueue(record, message);
+    return this.#enqueue(record, message, size, flow);
   }
 
-  #enqueue(record: WorkerRecord, message: RoutedMessage): Address | Promise<Address> {
+  #enqueue(
+    record: WorkerRecord,
+    message: RoutedMessage,
+    size: number,
+    flow: Flow | undefined,
+  ): Address | Promise<Address> {
     const hook = record.options.incoming;
     let check: Promise<boolean> | undefined;
     if (hook) {
@@ -634,7 +770,8 @@ export class Node {
       if (verdict === false) throw this.#refuse(record, message, "incoming");
       if (verdict !== true) check = Promise.resolve(verdict).catch(() => false);
     }
-    record.queue.push({ message, check });
+    record.queue.push({ message, check, size, flow });
+    record.bytes += size;
     if (!record.running) {
       record.running = true;
       record.idle = new Promise<void>((resolve) => record.idleResolve = resolve);
@@ -658,6 +795,7 @@ export class Node {
       while (!record.stopped && record.head < record.queue.length) {
         const entry = record.queue[record.head]!;
         record.queue[record.head++] = undefined;
+        record.bytes -= entry.size;
         if (record.head >= 1024 && record.head * 2 >= record.queue.length) {
           record.queue = record.queue.slice(record.head);
           record.head = 0;
@@ -669,7 +807,7 @@ export class Node {
           continue;
         }
         try {
-          const result = record.handler(new Context(entry.message, record.address, this));
+          const result = record.run(entry.message, entry.flow);
           if (result) await result;
         } catch (error) {
           this.#logger.error("worker handler failed", {
@@ -683,4 +821,23 @@ export class Node {
       record.idleResolve?.();
     }
   }
+}
+
+function positiveInteger(name: string, value: number): void {
+  if (!Number.isInteger(value) || value < 1) {
+    throw new RangeError(`${name} must be a positive integer, got ${value}`);
+  }
+}
+
+/** A route for a log line: at most its first few hops, so a peer cannot flood the log. */
+function brief(route: Route): string {
+  const shown = 4;
+  if (route.length <= shown) return route.toString();
+  const head: string[] = [];
+  let i = 0;
+  for (const address of route) {
+    if (i++ === shown) break;
+    head.push(address.toString());
+  }
+  return `${head.join(" => ")} => … (${route.length} hops)`;
 }

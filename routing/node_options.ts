@@ -1,16 +1,23 @@
 /**
  * The options and callback types of {@linkcode Node}: workers, sends, requests, transports.
+ * (The types that name the node itself, `WorkerContext` and `WorkerHandler`, are in node.ts.)
  *
  * @module
  */
 import type { Address, AddressLike } from "./address.ts";
+import type { Flow } from "./flow_controls.ts";
 import type { Logger } from "./logger.ts";
-import type { Node } from "./node.ts";
 import type { RouteLike } from "./route.ts";
 import type { LocalInfo, RoutedMessage } from "./routed_message.ts";
 
 /** Default number of messages a worker's mailbox holds before senders are refused or wait. */
 export const DEFAULT_MAILBOX_CAPACITY = 1024;
+/**
+ * Default bytes (payloads plus a small cost per route address) a worker's mailbox holds
+ * before senders are refused or wait. A single message larger than this is still accepted
+ * into an empty mailbox.
+ */
+export const DEFAULT_MAILBOX_BYTES = 32 * 1024 * 1024;
 /** Default `request` timeout in milliseconds (Ockam's default receive timeout). */
 export const DEFAULT_REQUEST_TIMEOUT = 30_000;
 
@@ -23,28 +30,6 @@ export type AccessHook = (message: RoutedMessage) => boolean | Promise<boolean>;
 /** Called with the stop reason (an error, or `undefined` for a plain stop) when a worker stops. */
 export type StopListener = (reason: Error | undefined) => void;
 
-/** What a worker's handler receives for each message. */
-export interface WorkerContext {
-  /** The message; its onward route still starts with this worker's address. */
-  readonly message: RoutedMessage;
-  /** This worker's address. */
-  readonly address: Address;
-  /** The node the worker runs on. */
-  readonly node: Node;
-  /**
-   * Sends `payload` to the message's return route, from this worker (return route
-   * `[address]`). Fails fast like {@linkcode Node.send}.
-   */
-  reply(payload: Uint8Array, options?: { localInfo?: LocalInfo }): Promise<void>;
-  /** Sends from this worker: return route defaults to `[address]`, outgoing hook applies. */
-  send(route: RouteLike, payload: Uint8Array, options?: Omit<SendOptions, "from">): Promise<void>;
-  /** Passes a message on with its routes as they are, waiting for mailbox room; outgoing hook applies. */
-  forward(message: RoutedMessage): Promise<void>;
-}
-
-/** A worker's message handler; handlers of one worker run one at a time, in arrival order. */
-export type WorkerHandler = (context: WorkerContext) => void | Promise<void>;
-
 /** Options for {@linkcode Node.startWorker}. */
 export interface WorkerOptions {
   /** Checks every message before the handler sees it; a refusal is logged and dropped. */
@@ -53,6 +38,14 @@ export interface WorkerOptions {
   outgoing?: AccessHook;
   /** Mailbox size. Default: the node's `mailboxCapacity` (1024). */
   mailboxCapacity?: number;
+  /** Mailbox size in bytes. Default: the node's `mailboxBytes` (32 MiB). */
+  mailboxBytes?: number;
+  /**
+   * Flows this worker receives messages from (see {@linkcode FlowControls}). A message that
+   * arrived over a connection or a channel reaches only consumers of its flow; local
+   * messages reach every worker. Default: none.
+   */
+  consumes?: readonly Flow[];
   /** Runs when the worker stops (after `stopWorker`, node close, ...); awaited by them. */
   onStop?: (reason: Error | undefined) => void | Promise<void>;
 }
@@ -65,12 +58,24 @@ export interface SendOptions {
   from?: AddressLike;
   /** Local info for the first local hop (never on the wire). */
   localInfo?: LocalInfo;
+  /**
+   * Makes `from` a consumer of the flow the route's first hop leads into (a connection, a
+   * channel), so that replies coming back that way reach it; what `request` does for its
+   * reply worker. Default `false`.
+   */
+  receiveReplies?: boolean;
 }
 
 /** Options for {@linkcode Node.deliver}. */
 export interface DeliverOptions {
   /** Sending worker on this node; its outgoing hook applies. */
   from?: AddressLike;
+  /**
+   * The flow the message arrived on (transports and secure channels set it): it reaches
+   * only consumers of that flow, and a non-local next hop only if the flow allows remote
+   * dials. Default: none (a local message).
+   */
+  flow?: Flow | undefined;
 }
 
 /** Options for {@linkcode Node.request}. */
@@ -100,4 +105,6 @@ export interface NodeOptions {
   logger?: Logger;
   /** Default mailbox capacity for workers. Default {@linkcode DEFAULT_MAILBOX_CAPACITY}. */
   mailboxCapacity?: number;
+  /** Default mailbox size in bytes for workers. Default {@linkcode DEFAULT_MAILBOX_BYTES}. */
+  mailboxBytes?: number;
 }

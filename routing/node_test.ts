@@ -222,3 +222,42 @@ Deno.test("startWorker rejects duplicates and non-local addresses", async () => 
   assert.throws(() => node.startWorker("a", () => {}), isRouteError("address-in-use"));
   assert.throws(() => node.startWorker("1#h:1", () => {}), TypeError);
 });
+
+Deno.test("mailboxes are bounded in bytes as well as count: senders are refused or wait", async () => {
+  await using node = new Node({ mailboxBytes: 64 * 1024 });
+  let release!: () => void;
+  const gate = new Promise<void>((r) => release = r);
+  let handled = 0;
+  node.startWorker("slow", async () => {
+    await gate;
+    handled++;
+  });
+  const big = new Uint8Array(40 * 1024);
+  await node.send("slow", big); // taken at once by the handler, which waits
+  await new Promise((r) => setTimeout(r, 5));
+  await node.send("slow", big); // queued: 40 KiB of 64 KiB
+  await assert.rejects(
+    node.send("slow", big), // would make 80 KiB
+    (e) => e instanceof RouteError && e.code === "mailbox-full",
+  );
+  await node.send("slow", new Uint8Array(1024)); // small ones still fit
+  const waiting = node.deliver(new RoutedMessage({ onwardRoute: "slow", payload: big }));
+  let delivered = false;
+  void waiting.then(() => delivered = true);
+  await new Promise((r) => setTimeout(r, 10));
+  assert(!delivered, "deliver waits for room");
+  release();
+  await waiting;
+  await node.stopWorker("slow");
+  assert(handled >= 3);
+});
+
+Deno.test("one message larger than the byte bound still fits an empty mailbox", async () => {
+  await using node = new Node({ mailboxBytes: 1024 });
+  let got = 0;
+  node.startWorker("sink", ({ message }) => void (got = message.payload.length));
+  await node.send("sink", new Uint8Array(4096));
+  await node.stopWorker("sink");
+  assert.equal(got, 4096);
+  assert.throws(() => new Node({ mailboxBytes: 0 }), RangeError);
+});

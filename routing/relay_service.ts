@@ -2,8 +2,9 @@
 import { DecodeError, RouteError, SealrouteError } from "../errors.ts";
 import { Address } from "./address.ts";
 import { decodeBareString, encodeBareString } from "./bare.ts";
+import type { Flow } from "./flow_controls.ts";
 import type { Node } from "./node.ts";
-import type { AccessHook } from "./node_options.ts";
+import type { AccessHook, WorkerOptions } from "./node_options.ts";
 import { Route, type RouteLike } from "./route.ts";
 import { LOCAL_INFO_IDENTIFIER, type LocalInfo, type RoutedMessage } from "./routed_message.ts";
 
@@ -17,7 +18,9 @@ export const RELAY_PREFIX = "forward_to_";
 export const RELAY_REGISTER = "register";
 /**
  * Start of the BARE String reply with which the service refuses a request. Ockam sends no
- * refusal at all (its client would time out); ours is `error:<code>: <explanation>`.
+ * refusal at all (its client would time out); ours is `error:<code>: <explanation>`, the
+ * code `relay-refused` (the name is held by another identity or in use) or `relay-limit`
+ * (a bound of {@linkcode RelayServiceOptions} was reached).
  */
 export const RELAY_REFUSAL_PREFIX = "error:";
 
@@ -31,7 +34,41 @@ export interface RelayServiceOptions {
   prefix?: string;
   /** Access control on registration requests (e.g. require a role in `localInfo`). */
   incoming?: AccessHook;
+  /**
+   * Flows the service and its relays hear from (a TCP listener's `flow`, a secure-channel
+   * listener's `flow`): registrations and messages to relays arrive over connections or
+   * channels, and reach only consumers of their flow. Default: none (local workers only).
+   */
+  consumes?: readonly Flow[];
+  /** Relays the service holds at once, all peers together. Default 4096. */
+  maxRelays?: number;
+  /**
+   * Relays held through one connection: requests are counted by the first hop of their
+   * return route (the connection's sender worker, or a channel's encryptor). Default 32.
+   */
+  maxRelaysPerConnection?: number;
+  /**
+   * Relays held by one identity (the request's `localInfo[LOCAL_INFO_IDENTIFIER]`, set by
+   * secure channels), over all its connections. Default 64.
+   */
+  maxRelaysPerIdentity?: number;
+  /** Longest requested name, in UTF-8 bytes without the prefix. Default 128. */
+  maxNameBytes?: number;
+  /**
+   * Longest forward route (the request's return route without its last hop), in
+   * addresses. Every forwarded frame gets it in front, so it bounds the work a relay adds
+   * to each frame. Default 16.
+   */
+  maxForwardRouteLength?: number;
 }
+
+const DEFAULT_MAX_RELAYS = 4096;
+const DEFAULT_MAX_RELAYS_PER_CONNECTION = 32;
+const DEFAULT_MAX_RELAYS_PER_IDENTITY = 64;
+const DEFAULT_MAX_NAME_BYTES = 128;
+const DEFAULT_MAX_FORWARD_ROUTE_LENGTH = 16;
+/** At most this many characters of peer input go into a refusal or a log line. */
+const QUOTE = 64;
 
 /** A running relay service; see {@linkcode startRelayService}. */
 export interface RelayService {
@@ -45,10 +82,29 @@ export interface RelayService {
   close(): Promise<void>;
 }
 
-interface Held {
-  identity: string | undefined;
+/** Who holds a relay and where it forwards; replaced as a whole when its identity takes over. */
+interface Registration {
+  readonly identity: string | undefined;
+  /** The first hop of the request's return route, as counted per connection. */
+  readonly hop: string;
+  readonly forwardRoute: Route;
   unwatch: () => void;
 }
+
+/** One relay worker; it lives across takeovers, only its registration changes. */
+interface Held {
+  readonly address: Address;
+  registration: Registration;
+}
+
+type RefusalCode = "relay-refused" | "relay-limit";
+
+interface Refusal {
+  readonly code: RefusalCode;
+  readonly text: string;
+}
+
+const encoder = new TextEncoder();
 
 /**
  * Starts the relay service on `node` (OCKAM_WIRE §7).
@@ -64,7 +120,16 @@ interface Held {
  * A held name may only be taken over by the same identity, read from the request's
  * `localInfo[LOCAL_INFO_IDENTIFIER]` (set by secure channels); otherwise the reply is
  * `error:relay-refused: ...`, which {@linkcode createRelay} turns into a `RouteError`.
+ * Checking a name and claiming it is one step, so of concurrent claimants exactly the
+ * rules above hold whatever the order; a takeover moves the relay to the new forward
+ * route in place (messages queued at the relay go the new way).
  *
+ * Registrations are bounded (see {@linkcode RelayServiceOptions}): in all, per connection,
+ * per identity, in name length and in forward-route length. A request past a bound is
+ * answered `error:relay-limit: ...` (a `RouteError` code `relay-limit` from
+ * {@linkcode createRelay}); a relay going away frees its share of every bound.
+ *
+ * @throws {RangeError} for a bound that is not a positive integer.
  * @example
  * ```ts
  * import assert from "node:assert/strict";
@@ -84,18 +149,41 @@ export function startRelayService(node: Node, options: RelayServiceOptions = {})
   const prefix = options.prefix ?? RELAY_PREFIX;
   const serviceAddress = Address.local(options.address ?? RELAY_SERVICE_ADDRESS);
   const aliases = (options.aliases ?? [STATIC_RELAY_SERVICE_ADDRESS]).map((a) => Address.local(a));
+  const maxRelays = bound("maxRelays", options.maxRelays, DEFAULT_MAX_RELAYS);
+  const maxPerConnection = bound(
+    "maxRelaysPerConnection",
+    options.maxRelaysPerConnection,
+    DEFAULT_MAX_RELAYS_PER_CONNECTION,
+  );
+  const maxPerIdentity = bound(
+    "maxRelaysPerIdentity",
+    options.maxRelaysPerIdentity,
+    DEFAULT_MAX_RELAYS_PER_IDENTITY,
+  );
+  const maxNameBytes = bound("maxNameBytes", options.maxNameBytes, DEFAULT_MAX_NAME_BYTES);
+  const maxForwardRouteLength = bound(
+    "maxForwardRouteLength",
+    options.maxForwardRouteLength,
+    DEFAULT_MAX_FORWARD_ROUTE_LENGTH,
+  );
   const held = new Map<string, Held>();
+  const perHop = new Map<string, number>();
+  const perIdentity = new Map<string, number>();
   const log = node.logger;
 
-  const refuse = async (request: RoutedMessage, from: Address, text: string): Promise<void> => {
+  const refuse = async (
+    request: RoutedMessage,
+    from: Address,
+    { code, text }: Refusal,
+  ): Promise<void> => {
     log.warn("relay service refused a request", {
       reason: text,
-      returnRoute: request.returnRoute.toString(),
+      returnRoute: quote(request.returnRoute.toString()),
     });
     try {
       await node.send(
         request.returnRoute,
-        encodeBareString(`${RELAY_REFUSAL_PREFIX}relay-refused: ${text}`),
+        encodeBareString(`${RELAY_REFUSAL_PREFIX}${code}: ${text}`),
         { from },
       );
     } catch (error) {
@@ -103,48 +191,119 @@ export function startRelayService(node: Node, options: RelayServiceOptions = {})
     }
   };
 
-  const startRelay = async (
-    relayAddress: Address,
-    request: RoutedMessage,
-    identity: string | undefined,
-  ) => {
-    const returnRoute = request.returnRoute;
-    const watched = returnRoute.next!;
-    // Drop the requester's worker: the forward route leads to the requester's node.
-    const forwardRoute = returnRoute.popBack();
-    const key = relayAddress.valueText;
-    node.startWorker(relayAddress, async (ctx) => {
-      const onward = ctx.message.onwardRoute.popFront().prepend(forwardRoute);
+  // Counting: a registration holds one unit of its hop's and its identity's share.
+  const count = (registration: Registration, delta: 1 | -1): void => {
+    bump(perHop, registration.hop, delta);
+    if (registration.identity !== undefined) bump(perIdentity, registration.identity, delta);
+  };
+
+  /** Makes `registration` the one `entry` forwards for: counts it and watches its hop. */
+  const adopt = (entry: Held, registration: Registration, watched: Address): void => {
+    entry.registration = registration;
+    count(registration, 1);
+    registration.unwatch = node.onWorkerStopped(watched, () => {
+      // A stale watch (the registration was replaced meanwhile) must not stop the relay.
+      if (entry.registration === registration) void node.stopWorker(entry.address);
+    });
+  };
+
+  /** Gives back what `registration` held: its watch and its counts. */
+  const release = (registration: Registration): void => {
+    registration.unwatch();
+    count(registration, -1);
+  };
+
+  const startForwarder = (entry: Held, key: string): void => {
+    // Every relay worker's options (the place for the flows it consumes).
+    const workerOptions: WorkerOptions = {
+      ...(options.consumes ? { consumes: options.consumes } : {}),
+      onStop: () => {
+        if (held.get(key) !== entry) return;
+        held.delete(key);
+        release(entry.registration);
+        log.info("relay removed", { relay: key });
+      },
+    };
+    node.startWorker(entry.address, async (ctx) => {
+      // Linear in the frame: one pass over its onward route plus the (bounded) forward route.
       try {
-        await ctx.forward(ctx.message.with({ onwardRoute: onward }));
+        const forwardRoute = entry.registration.forwardRoute;
+        const onward = ctx.message.onwardRoute.popFront().prepend(forwardRoute);
+        const next = ctx.message.with({ onwardRoute: onward });
+        // A relay registered from this node has nothing in front: the rest is the sender's
+        // own route, so it stays on the sender's flow (no way around flow control).
+        if (forwardRoute.isEmpty) {
+          await node.deliver(next, { from: entry.address, flow: ctx.flow });
+          return;
+        }
+        // As Ockam's Relay: the two links it joins may answer each other directly.
+        joinLinks(node, next.returnRoute.next, onward.next);
+        await ctx.forward(next);
       } catch (error) {
         log.debug("relay: message not forwarded", { relay: key, error });
       }
-    }, {
-      onStop: () => {
-        const entry = held.get(key);
-        entry?.unwatch();
-        held.delete(key);
-        log.info("relay removed", { relay: key });
-      },
-    });
-    held.set(key, {
-      identity,
-      unwatch: node.onWorkerStopped(watched, () => {
-        void node.stopWorker(relayAddress);
-      }),
-    });
-    log.info("relay registered", { relay: key, forwardRoute: forwardRoute.toString(), identity });
-    try {
-      await node.send(returnRoute, encodeBareString(key), { from: relayAddress });
-    } catch (error) {
-      log.warn("relay: registration reply not delivered, removing relay", { relay: key, error });
-      await node.stopWorker(relayAddress);
+    }, workerOptions);
+  };
+
+  /**
+   * Checks and claims `key` for `request` in one synchronous step: no other request can
+   * run between the check and the claim. Returns the relay, or why it is refused.
+   */
+  const claim = (
+    key: string,
+    relayAddress: Address,
+    request: RoutedMessage,
+    identity: string | undefined,
+  ): Held | Refusal => {
+    const returnRoute = request.returnRoute;
+    const watched = returnRoute.next!;
+    const hop = watched.toString();
+    if (returnRoute.length - 1 > maxForwardRouteLength) {
+      return limit(
+        `a return route of ${returnRoute.length} hops is longer than ${maxForwardRouteLength + 1}`,
+      );
     }
+    // Drop the requester's worker: the forward route leads to the requester's node.
+    const forwardRoute = returnRoute.popBack();
+    const registration: Registration = { identity, hop, forwardRoute, unwatch: () => {} };
+    const current = held.get(key);
+    if (current) {
+      if (identity === undefined || current.registration.identity !== identity) {
+        return { code: "relay-refused", text: `'${quote(key)}' is held by another identity` };
+      }
+      if (current.registration.hop !== hop && (perHop.get(hop) ?? 0) >= maxPerConnection) {
+        return limit(`this connection holds ${maxPerConnection} relays already`);
+      }
+      release(current.registration);
+      adopt(current, registration, watched);
+      log.info("relay taken over by the same identity", { relay: key, identity });
+      return current;
+    }
+    if (node.hasWorker(relayAddress)) {
+      return { code: "relay-refused", text: `'${quote(key)}' is in use by another worker` };
+    }
+    if (held.size >= maxRelays) return limit(`the service holds ${maxRelays} relays already`);
+    if ((perHop.get(hop) ?? 0) >= maxPerConnection) {
+      return limit(`this connection holds ${maxPerConnection} relays already`);
+    }
+    if (identity !== undefined && (perIdentity.get(identity) ?? 0) >= maxPerIdentity) {
+      return limit(`this identity holds ${maxPerIdentity} relays already`);
+    }
+    const entry: Held = { address: relayAddress, registration };
+    startForwarder(entry, key);
+    held.set(key, entry);
+    adopt(entry, registration, watched);
+    return entry;
   };
 
   const handler = async (ctx: { message: RoutedMessage; address: Address }): Promise<void> => {
     const request = ctx.message;
+    // A BARE String is a varint length (at most 10 bytes) and the bytes: refuse long names
+    // before decoding them.
+    if (request.payload.length > maxNameBytes + 10) {
+      if (request.returnRoute.isEmpty) return;
+      return refuse(request, ctx.address, limit(`a name is at most ${maxNameBytes} bytes`));
+    }
     let body: string;
     try {
       body = decodeBareString(request.payload);
@@ -156,30 +315,49 @@ export function startRelayService(node: Node, options: RelayServiceOptions = {})
       log.warn("relay service: request without a return route, dropping");
       return;
     }
+    if (body !== RELAY_REGISTER && encoder.encode(body).length > maxNameBytes) {
+      return refuse(request, ctx.address, limit(`a name is at most ${maxNameBytes} bytes`));
+    }
     const name = body === RELAY_REGISTER ? Address.random().valueText : body;
     const relayAddress = Address.local(prefix + name);
     const key = relayAddress.valueText;
     const rawIdentity = request.localInfo[LOCAL_INFO_IDENTIFIER];
     const identity = typeof rawIdentity === "string" ? rawIdentity : undefined;
-    const current = held.get(key);
-    if (current) {
-      if (identity === undefined || current.identity !== identity) {
-        return refuse(request, ctx.address, `'${key}' is held by another identity`);
-      }
-      log.info("relay taken over by the same identity", { relay: key, identity });
-      await node.stopWorker(relayAddress);
-    } else if (node.hasWorker(relayAddress)) {
-      return refuse(request, ctx.address, `'${key}' is in use by another worker`);
+    let claimed: Held | Refusal;
+    try {
+      claimed = claim(key, relayAddress, request, identity);
+    } catch (error) {
+      // Only a closing node makes starting the relay worker fail.
+      log.warn("relay service: relay not started", { relay: key, error });
+      return;
     }
-    await startRelay(relayAddress, request, identity);
+    if (!("address" in claimed)) return refuse(request, ctx.address, claimed);
+    const registration = claimed.registration;
+    log.info("relay registered", {
+      relay: key,
+      forwardRoute: quote(registration.forwardRoute.toString()),
+      identity,
+    });
+    try {
+      await node.send(request.returnRoute, encodeBareString(key), { from: relayAddress });
+    } catch (error) {
+      // Remove the relay unless a newer registration (a takeover) replaced this one.
+      if (held.get(key) === claimed && claimed.registration === registration) {
+        log.warn("relay: registration reply not delivered, removing relay", { relay: key, error });
+        void node.stopWorker(relayAddress);
+      }
+    }
   };
 
   const started: Address[] = [];
+  // The service's and its aliases' options (the place for the flows they consume).
+  const serviceOptions: WorkerOptions = {
+    ...(options.incoming ? { incoming: options.incoming } : {}),
+    ...(options.consumes ? { consumes: options.consumes } : {}),
+  };
   try {
     for (const address of [serviceAddress, ...aliases]) {
-      started.push(
-        node.startWorker(address, handler, options.incoming ? { incoming: options.incoming } : {}),
-      );
+      started.push(node.startWorker(address, handler, serviceOptions));
     }
   } catch (error) {
     for (const address of started) void node.stopWorker(address);
@@ -190,7 +368,7 @@ export function startRelayService(node: Node, options: RelayServiceOptions = {})
   const close = (): Promise<void> => {
     closing ??= (async () => {
       await Promise.all(started.map((a) => node.stopWorker(a)));
-      await Promise.all([...held.keys()].map((k) => node.stopWorker(Address.local(k))));
+      await Promise.all([...held.values()].map((entry) => node.stopWorker(entry.address)));
     })();
     return closing;
   };
@@ -234,7 +412,8 @@ export interface Relay {
  *
  * `name` is the static name wanted (the service adds its prefix), or `undefined` for a
  * random one. Rejects with `RouteError` code `relay-refused` when the service refuses
- * (name held by another identity), `timeout`, `aborted`, or the transport's error.
+ * (name held by another identity), `relay-limit` when it refuses for a bound (too many
+ * relays, a name too long), `timeout`, `aborted`, or the transport's error.
  * Messages sent to `[...route-to-relay-node, relay.address, ...rest]` arrive at this node
  * with onward route `rest`.
  *
@@ -311,11 +490,17 @@ export function createRelay(
         );
       }
       if (text.startsWith(RELAY_REFUSAL_PREFIX)) {
-        return fail(new RouteError("relay-refused", `the relay service refused: ${text}`));
+        const code = text.startsWith(`${RELAY_REFUSAL_PREFIX}relay-limit:`)
+          ? "relay-limit"
+          : "relay-refused";
+        return fail(new RouteError(code, `the relay service refused: ${quote(text)}`));
       }
       if (name !== undefined && !text.endsWith(name)) {
         return fail(
-          new RouteError("relay-refused", `expected a relay named '...${name}', got '${text}'`),
+          new RouteError(
+            "relay-refused",
+            `expected a relay named '...${quote(name)}', got '${quote(text)}'`,
+          ),
         );
       }
       const relayAddress = message.returnRoute.last;
@@ -336,9 +521,13 @@ export function createRelay(
         if (!done) onReply(ctx.message);
         return;
       }
-      // Ockam's RemoteRelay passes on anything with hops left.
+      // Ockam's RemoteRelay passes on anything with hops left, on the flow of the link it
+      // came over (so it reaches only that link's consumers, never an encryptor).
       try {
-        await ctx.forward(ctx.message.with({ onwardRoute: onward }));
+        await node.deliver(ctx.message.with({ onwardRoute: onward }), {
+          from: self,
+          flow: ctx.flow,
+        });
       } catch (error) {
         node.logger.debug("relay client: message not forwarded", { error });
       }
@@ -352,6 +541,7 @@ export function createRelay(
       if (transport) resolved = serviceRoute.popFront().prepend(await transport.resolve(first));
       await node.send(resolved, encodeBareString(name ?? RELAY_REGISTER), {
         from: self,
+        receiveReplies: true,
         ...(localInfo ? { localInfo } : {}),
       });
       if (done) return;
@@ -366,4 +556,37 @@ export function createRelay(
     };
     register().catch((error: Error) => fail(error));
   });
+}
+
+function bound(name: string, value: number | undefined, fallback: number): number {
+  const v = value ?? fallback;
+  if (!Number.isSafeInteger(v) || v < 1) {
+    throw new RangeError(`${name} must be a positive integer, got ${v}`);
+  }
+  return v;
+}
+
+function bump(counts: Map<string, number>, key: string, delta: 1 | -1): void {
+  const n = (counts.get(key) ?? 0) + delta;
+  if (n > 0) counts.set(key, n);
+  else counts.delete(key);
+}
+
+function limit(text: string): Refusal {
+  return { code: "relay-limit", text };
+}
+
+/** A short prefix of peer-supplied text, for logs and error messages. */
+function quote(text: string): string {
+  return text.length <= QUOTE ? text : `${text.slice(0, QUOTE)}... (${text.length} chars)`;
+}
+
+/** Lets the links at two local hops reach each other (Ockam's `Relay::handle_message`). */
+function joinLinks(node: Node, previous: Address | undefined, next: Address | undefined): void {
+  if (!previous || !next) return;
+  const flows = node.flowControls;
+  const towardsNext = flows.producerFlow(next);
+  if (towardsNext) flows.addConsumer(previous, towardsNext);
+  const towardsPrevious = flows.producerFlow(previous);
+  if (towardsPrevious) flows.addConsumer(next, towardsPrevious);
 }

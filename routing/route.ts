@@ -8,6 +8,52 @@ import { Address, type AddressLike } from "./address.ts";
 export type RouteLike = Route | AddressLike | readonly AddressLike[];
 
 /**
+ * Default {@linkcode RouteLimits.maxRouteLength}: 64 addresses per route.
+ *
+ * Real routes are a handful of hops; a channel nested in a channel through two relays
+ * carries about 10–20 addresses in its longest route. 64 leaves room for three times
+ * that while bounding the objects one decoded route can make (see DECODING.md).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DEFAULT_MAX_ROUTE_LENGTH } from "./route.ts";
+ * assert(DEFAULT_MAX_ROUTE_LENGTH === 64);
+ * ```
+ */
+export const DEFAULT_MAX_ROUTE_LENGTH: number = 64;
+
+/**
+ * Default {@linkcode RouteLimits.maxAddressLength}: 1024 bytes per address value.
+ *
+ * The longest values Ockam makes are `host:port` (a DNS name is at most 253 bytes) and
+ * relay names; random local addresses are 32 bytes.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DEFAULT_MAX_ADDRESS_LENGTH } from "./route.ts";
+ * assert(DEFAULT_MAX_ADDRESS_LENGTH === 1024);
+ * ```
+ */
+export const DEFAULT_MAX_ADDRESS_LENGTH: number = 1024;
+
+/** Bounds on routes decoded from the wire (both codecs and the secure channel's plaintext). */
+export interface RouteLimits {
+  /**
+   * Most addresses in one route; a longer route is a `DecodeError` with code
+   * `route-too-long`, raised before any address of it is decoded. Default
+   * {@linkcode DEFAULT_MAX_ROUTE_LENGTH}.
+   */
+  maxRouteLength?: number;
+  /**
+   * Most bytes in one address value; a longer one is a `DecodeError` with code
+   * `address-too-long`. Default {@linkcode DEFAULT_MAX_ADDRESS_LENGTH}.
+   */
+  maxAddressLength?: number;
+}
+
+/**
  * An immutable list of addresses a message travels along.
  *
  * Every "change" returns a new route. The text form joins addresses with ` => `.
@@ -59,9 +105,11 @@ export class Route implements Iterable<Address> {
   static from(...parts: RouteLike[]): Route {
     if (parts.length === 1 && parts[0] instanceof Route) return parts[0];
     const out: Address[] = [];
+    // Element by element, never `push(...addresses)`: spreading passes each address as an
+    // argument, and a long route (≈ 125k addresses) overflows the argument limit.
     for (const part of parts) {
-      if (part instanceof Route) out.push(...part.#addresses);
-      else if (typeof part === "string") out.push(...Route.parse(part).#addresses);
+      if (part instanceof Route) appendAll(out, part.#addresses);
+      else if (typeof part === "string") appendAll(out, Route.parse(part).#addresses);
       else if (part instanceof Address) out.push(part);
       else for (const a of part) out.push(Address.from(a));
     }
@@ -85,7 +133,10 @@ export class Route implements Iterable<Address> {
     for (const part of text.split("=>")) {
       const trimmed = part.trim();
       if (trimmed === "") {
-        throw new DecodeError("bad-route", `expected an address between '=>', got '${text}'`);
+        throw new DecodeError(
+          "bad-route",
+          `expected an address between '=>', got '${quote(text)}'`,
+        );
       }
       out.push(Address.parse(trimmed));
     }
@@ -173,7 +224,9 @@ export class Route implements Iterable<Address> {
    * ```
    */
   prepend(...parts: RouteLike[]): Route {
-    return Route.from(...parts, this);
+    // `parts` are the caller's own arguments (few); this route is passed as one value.
+    parts.push(this);
+    return Route.from(...parts);
   }
 
   /**
@@ -187,7 +240,8 @@ export class Route implements Iterable<Address> {
    * ```
    */
   append(...parts: RouteLike[]): Route {
-    return Route.from(this, ...parts);
+    parts.unshift(this);
+    return Route.from(...parts);
   }
 
   /**
@@ -277,4 +331,13 @@ export class Route implements Iterable<Address> {
   toString(): string {
     return this.#addresses.join(" => ");
   }
+}
+
+function appendAll(out: Address[], addresses: readonly Address[]): void {
+  for (let i = 0; i < addresses.length; i++) out.push(addresses[i]!);
+}
+
+// Error messages quote at most a short prefix of their input.
+function quote(text: string): string {
+  return text.length <= 40 ? text : `${text.slice(0, 40)}…`;
 }

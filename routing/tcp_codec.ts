@@ -1,14 +1,18 @@
 // OCKAM_WIRE §2.1: the body of one TCP frame, `TcpTransportMessage` as minicbor encodes it.
-import { decode as cborDecode } from "cborg";
 import { DecodeError } from "../errors.ts";
 import { Address } from "./address.ts";
-import { Route } from "./route.ts";
+import {
+  DEFAULT_MAX_ADDRESS_LENGTH,
+  DEFAULT_MAX_ROUTE_LENGTH,
+  Route,
+  type RouteLimits,
+} from "./route.ts";
 import { RoutedMessage } from "./routed_message.ts";
 
 // Strict: minimal-length integers only, definite lengths only, no undefined/NaN/Infinity,
-// no bigints, no tags; maps (never valid here) decode as Map so any key type fails the
-// shape check below rather than surprising cborg.
-/** Internal: cborg options for strict decoding; the secure channel's codec shares them. */
+// no bigints, no tags; maps (never valid there) decode as Map so any key type fails a
+// shape check rather than surprising cborg. The TCP body itself is read by hand below.
+/** Internal: cborg options for strict decoding, used by the secure channel's codec. */
 export const DECODE_OPTIONS = {
   strict: true,
   allowIndefinite: false,
@@ -172,10 +176,16 @@ function writeRoute(out: Uint8Array, at: number, route: Route, skip: number): nu
 }
 
 /**
- * Decodes Ockam's TCP body; accepts 3 or 4 elements and a `null` or text tracing context.
+ * Decodes Ockam's TCP body; accepts 3 or 4 elements and a `null` or text tracing context
+ * (which is checked and dropped). Decoding follows DECODING.md: shortest-form integers
+ * and lengths, definite lengths and nothing after the body, as minicbor writes them; each
+ * route at most `maxRouteLength` addresses, refused from its header before any address
+ * is built, so the memory a decoded message holds is its wire size plus a bounded number
+ * of small objects.
  *
- * @throws {DecodeError} code `bad-cbor` for malformed CBOR or trailing bytes, `bad-shape`
- * for well-formed CBOR of the wrong shape.
+ * @throws {DecodeError} code `bad-cbor` for malformed, non-shortest or indefinite-length
+ * CBOR, truncation or trailing bytes; `bad-shape` for well-formed CBOR of the wrong shape;
+ * `route-too-long` / `address-too-long` past the bounds.
  * @example
  * ```ts
  * import assert from "node:assert/strict";
@@ -184,31 +194,216 @@ function writeRoute(out: Uint8Array, at: number, route: Route, skip: number): nu
  * const m = new RoutedMessage({ onwardRoute: ["1#127.0.0.1:4000", "echo"], returnRoute: "app" });
  * const back = decodeTcpMessage(encodeTcpMessage(m));
  * assert(back.onwardRoute.equals(m.onwardRoute) && back.returnRoute.equals(m.returnRoute));
+ * assert.throws(() => decodeTcpMessage(encodeTcpMessage(m), { maxRouteLength: 1 }), {
+ *   code: "route-too-long",
+ * });
  * ```
  */
-export function decodeTcpMessage(bytes: Uint8Array): RoutedMessage {
-  let value: unknown;
-  try {
-    value = cborDecode(bytes, DECODE_OPTIONS);
-  } catch (error) {
-    // cborg throws plain Errors (and deep nesting a RangeError); all mean "not valid CBOR".
-    throw new DecodeError("bad-cbor", `expected a CBOR TCP message: ${(error as Error).message}`);
+export function decodeTcpMessage(bytes: Uint8Array, options: RouteLimits = {}): RoutedMessage {
+  const { message, end } = readTcpBody(bytes, 0, options);
+  if (end !== bytes.length) {
+    throw new DecodeError(
+      "bad-cbor",
+      `expected the CBOR TCP message to end at byte ${end}, ${bytes.length - end} bytes follow`,
+    );
   }
-  if (!Array.isArray(value) || (value.length !== 3 && value.length !== 4)) {
-    throw new DecodeError("bad-shape", "expected a CBOR array of 3 or 4 elements");
+  return message;
+}
+
+/** Internal: options of {@linkcode readTcpBody}. */
+export interface ReadTcpBodyOptions extends RouteLimits {
+  /**
+   * Whether a fourth element (the TCP message's tracing context) may follow the payload.
+   * Default `true`; the secure channel's `PlaintextPayloadMessage` has exactly three.
+   */
+  tracing?: boolean;
+}
+
+/**
+ * Internal: reads the CBOR `[onward, return, payload(, tracing)]` starting at `at` of
+ * `bytes` without a generic CBOR decoder (so no intermediate objects per address);
+ * returns the message and the offset just after it. {@linkcode decodeTcpMessage} is this
+ * plus "nothing after it"; the secure channel's Payload plaintext carries the same body.
+ */
+export function readTcpBody(
+  bytes: Uint8Array,
+  at: number,
+  options: ReadTcpBodyOptions = {},
+): { message: RoutedMessage; end: number } {
+  const limits: Limits = {
+    route: options.maxRouteLength ?? DEFAULT_MAX_ROUTE_LENGTH,
+    address: options.maxAddressLength ?? DEFAULT_MAX_ADDRESS_LENGTH,
+  };
+  const r: Cursor = { bytes, at, value: 0 };
+  const major = readHead(r);
+  const fields = r.value;
+  const maxFields = options.tracing === false ? 3 : 4;
+  if (major !== 4 || (fields !== 3 && fields !== maxFields)) {
+    throw shape(`a CBOR array of ${maxFields === 3 ? "3" : "3 or 4"} elements`);
   }
-  const [onward, ret, payload, tracing] = value as unknown[];
-  if (!(payload instanceof Uint8Array)) {
-    throw new DecodeError("bad-shape", "expected a byte string payload as element 2");
+  const onwardRoute = readRoute(r, limits, "onward");
+  const returnRoute = readRoute(r, limits, "return");
+  if (readHead(r) !== 2) throw shape("a byte string payload as element 2");
+  const payloadStart = r.at;
+  skip(r, r.value);
+  // `slice` so a caller's `ownedBytes` frame gives a view of a long payload (see below).
+  const payload = bytes.slice(payloadStart, r.at);
+  if (fields === 4) {
+    const kind = readHead(r);
+    if (kind === 3) {
+      const start = r.at;
+      skip(r, r.value);
+      try {
+        strictUtf8.decode(bytes.subarray(start, r.at));
+      } catch {
+        throw new DecodeError("bad-cbor", "expected valid UTF-8 in the tracing context");
+      }
+    } else if (kind !== 7 || r.value !== 22) {
+      throw shape("text or null tracing context as element 3");
+    }
   }
-  if (tracing !== undefined && tracing !== null && typeof tracing !== "string") {
-    throw new DecodeError("bad-shape", "expected text or null tracing context as element 3");
+  return { message: new RoutedMessage({ onwardRoute, returnRoute, payload }), end: r.at };
+}
+
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
+
+interface Limits {
+  route: number;
+  address: number;
+}
+
+interface Cursor {
+  readonly bytes: Uint8Array;
+  at: number;
+  /** The argument of the last head {@linkcode readHead} read. */
+  value: number;
+}
+
+// RFC 8949 §3: one item head at `r.at`; returns the major type, leaves the argument in
+// `r.value`. Refuses what minicbor never writes: longer-than-needed arguments
+// (§4.2.1), indefinite lengths and reserved values.
+function readHead(r: Cursor): number {
+  const bytes = r.bytes;
+  const at = r.at;
+  if (at >= bytes.length) throw truncated();
+  const initial = bytes[at]!;
+  const major = initial >> 5;
+  const info = initial & 0x1f;
+  if (info < 24) {
+    r.value = info;
+    r.at = at + 1;
+    return major;
   }
-  return new RoutedMessage({
-    onwardRoute: routeFromCbor(onward, "onward"),
-    returnRoute: routeFromCbor(ret, "return"),
-    payload,
-  });
+  // Simple values and floats (major 7) never need a longer head here: only null is read.
+  if (info > 27 || (major === 7 && info !== 24)) {
+    if (info === 31 && major >= 2 && major <= 5) {
+      throw new DecodeError("bad-cbor", "expected a definite length, got an indefinite one");
+    }
+    if (major === 7 && info >= 25 && info <= 27) {
+      r.value = -1; // a float: never a valid value here
+      r.at = at + 1 + (1 << (info - 24));
+      if (r.at > bytes.length) throw truncated();
+      return major;
+    }
+    throw new DecodeError(
+      "bad-cbor",
+      `expected a CBOR item, got the byte 0x${initial.toString(16)}`,
+    );
+  }
+  const size = 1 << (info - 24); // 1, 2, 4 or 8 argument bytes
+  if (at + 1 + size > bytes.length) throw truncated();
+  let value = 0;
+  for (let i = 1; i <= size; i++) value = value * 256 + bytes[at + i]!;
+  // Shortest form: a 1-byte argument is ≥ 24, a 2-byte one ≥ 2^8, 4-byte ≥ 2^16, 8-byte ≥ 2^32.
+  if (value < (size === 1 ? 24 : 2 ** (4 * size))) {
+    throw new DecodeError("bad-cbor", "expected the shortest encoding of a CBOR integer or length");
+  }
+  r.value = value;
+  r.at = at + 1 + size;
+  return major;
+}
+
+function skip(r: Cursor, length: number): void {
+  if (length > r.bytes.length - r.at) throw truncated();
+  r.at += length;
+}
+
+function readRoute(r: Cursor, limits: Limits, which: string): Route {
+  if (readHead(r) !== 4) throw shape(`the ${which} route as an array`);
+  const count = r.value;
+  if (count > limits.route) throw routeTooLong(which, count, limits.route);
+  // Each address takes at least 3 bytes, so a larger count cannot be in the input.
+  if (count * 3 > r.bytes.length - r.at) throw truncated();
+  const spans: number[] = [];
+  for (let i = 0; i < count; i++) {
+    if (readHead(r) !== 4 || r.value !== 2) {
+      throw shape(`a [type, bytes] address in the ${which} route`);
+    }
+    if (readHead(r) !== 0 || r.value > 255) {
+      throw shape(`a transport type 0..255 in the ${which} route`);
+    }
+    const tt = r.value;
+    if (readHead(r) !== 2) throw shape(`address bytes in the ${which} route`);
+    const length = r.value;
+    if (length > limits.address) throw addressTooLong(which, length, limits.address);
+    spans.push(tt, r.at, length);
+    skip(r, length);
+  }
+  return routeOfSpans(r.bytes, spans);
+}
+
+const NO_BYTES = new Uint8Array(0);
+
+/**
+ * Internal: the route of the addresses at `spans` (type, start, length triples) of
+ * `bytes`. Their values are copied into one new buffer and handed out as views of it, so
+ * a decoded route never keeps its frame alive and costs one buffer rather than one per
+ * address (a typed array with a buffer of its own is ≈ 200 bytes of heap, a view ≈ 100);
+ * empty values share one empty array.
+ */
+export function routeOfSpans(bytes: Uint8Array, spans: readonly number[]): Route {
+  let total = 0;
+  for (let i = 2; i < spans.length; i += 3) total += spans[i]!;
+  const values = total === 0 ? NO_BYTES : new Uint8Array(total);
+  const out: Address[] = new Array(spans.length / 3);
+  let at = 0;
+  for (let i = 0; i < spans.length; i += 3) {
+    const start = spans[i + 1]!;
+    const length = spans[i + 2]!;
+    let value = NO_BYTES;
+    if (length > 0) {
+      if (length <= 64) { for (let k = 0; k < length; k++) values[at + k] = bytes[start + k]!; }
+      else values.set(bytes.subarray(start, start + length), at);
+      value = values.subarray(at, at + length);
+      at += length;
+    }
+    out[i / 3] = new Address(spans[i]!, value);
+  }
+  return new Route(out);
+}
+
+function truncated(): DecodeError {
+  return new DecodeError("bad-cbor", "expected more CBOR, the input ended");
+}
+
+function shape(what: string): DecodeError {
+  return new DecodeError("bad-shape", `expected ${what}`);
+}
+
+/** Internal: the `route-too-long` error both codecs and the channel raise. */
+export function routeTooLong(which: string, count: number, max: number): DecodeError {
+  return new DecodeError(
+    "route-too-long",
+    `expected at most ${max} addresses in the ${which} route, got ${count}`,
+  );
+}
+
+/** Internal: the `address-too-long` error both codecs and the channel raise. */
+export function addressTooLong(which: string, length: number, max: number): DecodeError {
+  return new DecodeError(
+    "address-too-long",
+    `expected addresses of at most ${max} bytes in the ${which} route, got ${length}`,
+  );
 }
 
 /** Byte strings at least this long decode as views of {@linkcode ownedBytes}. */
@@ -242,11 +437,17 @@ export function ownedBytes(bytes: Uint8Array): Uint8Array {
   return new OwnedBytes(bytes.buffer as ArrayBuffer, bytes.byteOffset, bytes.length);
 }
 
-/** Internal: a decoded CBOR route value to a {@linkcode Route}; the secure channel shares it. */
-export function routeFromCbor(value: unknown, which: string): Route {
+/**
+ * Internal: a route value decoded by cborg to a {@linkcode Route}, within the same bounds
+ * as {@linkcode decodeTcpMessage}; the secure channel's plaintext codec shares it.
+ */
+export function routeFromCbor(value: unknown, which: string, limits: RouteLimits = {}): Route {
   if (!Array.isArray(value)) {
     throw new DecodeError("bad-shape", `expected the ${which} route as an array`);
   }
+  const maxRoute = limits.maxRouteLength ?? DEFAULT_MAX_ROUTE_LENGTH;
+  const maxAddress = limits.maxAddressLength ?? DEFAULT_MAX_ADDRESS_LENGTH;
+  if (value.length > maxRoute) throw routeTooLong(which, value.length, maxRoute);
   const out: Address[] = [];
   for (const item of value as unknown[]) {
     if (!Array.isArray(item) || item.length !== 2) {
@@ -259,6 +460,7 @@ export function routeFromCbor(value: unknown, which: string): Route {
     if (!(inner instanceof Uint8Array)) {
       throw new DecodeError("bad-shape", `expected address bytes in the ${which} route`);
     }
+    if (inner.length > maxAddress) throw addressTooLong(which, inner.length, maxAddress);
     out.push(new Address(tt, inner));
   }
   return new Route(out);

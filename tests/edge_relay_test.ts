@@ -17,14 +17,23 @@ Deno.test("edge relay: a device registers over WebSocket, a client reaches its e
   const device = new Node();
   const client = new Node();
   try {
-    startEcho(device);
     const deviceIdentity = await createIdentity(new Vault());
-    await createSecureChannelListener(device, "api", { identity: deviceIdentity });
     const deviceLink = await connectWebSocket(device, url);
+    // Echo answers in clear over the link and end to end through the device's channels.
+    const listener = await createSecureChannelListener(device, "api", {
+      identity: deviceIdentity,
+      consumes: [deviceLink.flow],
+    });
+    startEcho(device, { consumes: [deviceLink.flow, listener.flow] });
     const registered = await createRelay(device, deviceLink.route, "sensor", { timeout: 5000 });
     assert.equal(registered.address.toString(), "forward_to_sensor");
+    // The health check names no device: registered names are not listed to anyone.
     const status = await fetch(`http://127.0.0.1:${server.addr.port}/`);
-    assert.deepEqual(await status.json(), { relays: ["forward_to_sensor"] });
+    const index = await status.text();
+    assert.equal(status.status, 200);
+    assert.deepEqual(JSON.parse(index), { status: "ok" });
+    assert(!index.includes("sensor"), "the index page does not disclose a registered name");
+    assert.deepEqual(relay.service.relays(), ["forward_to_sensor"]);
 
     const link = await connectWebSocket(client, url);
     const throughRelay = link.route.append("forward_to_sensor");
@@ -90,8 +99,8 @@ Deno.test("edge relay: the module is a `deno serve` entry (default export) that 
       port = text.match(/Listening on http:\/\/127\.0\.0\.1:(\d+)/)?.[1];
     }
     void lines.cancel();
-    startEcho(device);
     const deviceLink = await connectWebSocket(device, `ws://127.0.0.1:${port}`);
+    startEcho(device, { consumes: [deviceLink.flow] });
     await createRelay(device, deviceLink.route, "edge", { timeout: 5000 });
     const link = await connectWebSocket(client, `ws://127.0.0.1:${port}`);
     const reply = await client.request(

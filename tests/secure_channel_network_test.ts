@@ -16,7 +16,7 @@ import {
   encodeIdentityAndCredentials,
   type LocalIdentity,
 } from "../identity/mod.ts";
-import { Node, startEcho } from "../routing/mod.ts";
+import { type Flow, Node, startEcho } from "../routing/mod.ts";
 import { connectWebSocket, useWebSocketTransport } from "../transport/mod.ts";
 import { connectTcp, listenTcp, webSocketHandler } from "../transport/deno.ts";
 import { generateKeyAgreementKey, MemoryKeyStore, Vault } from "../vault/mod.ts";
@@ -24,8 +24,11 @@ import { generateKeyAgreementKey, MemoryKeyStore, Vault } from "../vault/mod.ts"
 const text = (s: string) => new TextEncoder().encode(s);
 const untext = (b: Uint8Array) => new TextDecoder().decode(b);
 
-function serveWebSocket(node: Node): Deno.HttpServer<Deno.NetAddr> {
-  return Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, webSocketHandler(node));
+/** A WebSocket server for `node`, with the flow its connections arrive on. */
+function serveWebSocket(node: Node): Deno.HttpServer<Deno.NetAddr> & { flow: Flow } {
+  const handler = webSocketHandler(node);
+  const http = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, handler);
+  return Object.assign(http, { flow: handler.flow });
 }
 
 async function identityWithSecrets(): Promise<{ identity: LocalIdentity; secrets: string[] }> {
@@ -44,9 +47,12 @@ async function identityWithSecrets(): Promise<{ identity: LocalIdentity; secrets
 Deno.test("a secure channel over TCP", async () => {
   await using server = new Node();
   await using client = new Node();
-  startEcho(server);
-  await createSecureChannelListener(server, "api", { identity: await createIdentity(new Vault()) });
   await using tcp = listenTcp(server, { hostname: "127.0.0.1", port: 0 });
+  const listener = await createSecureChannelListener(server, "api", {
+    identity: await createIdentity(new Vault()),
+    consumes: [tcp.flow],
+  });
+  startEcho(server, { consumes: [listener.flow] });
   const link = await connectTcp(client, `127.0.0.1:${tcp.port}`);
   const channel = await createSecureChannel(client, link.route.append("api"), {
     identity: await createIdentity(new Vault()),
@@ -59,9 +65,12 @@ Deno.test("a secure channel over TCP", async () => {
 Deno.test("a secure channel over WebSocket", async () => {
   await using server = new Node();
   await using client = new Node();
-  startEcho(server);
-  await createSecureChannelListener(server, "api", { identity: await createIdentity(new Vault()) });
   const http = serveWebSocket(server);
+  const listener = await createSecureChannelListener(server, "api", {
+    identity: await createIdentity(new Vault()),
+    consumes: [http.flow],
+  });
+  startEcho(server, { consumes: [listener.flow] });
   const link = await connectWebSocket(client, `ws://127.0.0.1:${http.addr.port}`);
   const channel = await createSecureChannel(client, link.route.append("api"), {
     identity: await createIdentity(new Vault()),
@@ -81,22 +90,27 @@ Deno.test("initiator → TCP → middle node → WebSocket → responder: the mi
   const alice = await identityWithSecrets();
   const bob = await identityWithSecrets();
   const seen: Uint8Array[] = [];
+  // The middle node's tap is the one worker both links may reach: it bridges them.
+  const outgoing = middle.flowControls.createFlow({ label: "middle's WebSocket links" });
+  useWebSocketTransport(middle, { spawner: outgoing });
+  await using tcp = listenTcp(middle, { hostname: "127.0.0.1", port: 0 });
   middle.startWorker("tap", async (ctx) => {
     const m = ctx.message;
     seen.push(m.payload);
     await middle.deliver(
       m.with({ onwardRoute: m.onwardRoute.popFront(), returnRoute: m.returnRoute.prepend("tap") }),
     );
-  });
-  useWebSocketTransport(middle);
-  await using tcp = listenTcp(middle, { hostname: "127.0.0.1", port: 0 });
+  }, { consumes: [tcp.flow, outgoing] });
   const http = serveWebSocket(responder);
   const received: string[] = [];
+  const listener = await createSecureChannelListener(responder, "api", {
+    identity: bob.identity,
+    consumes: [http.flow],
+  });
   responder.startWorker("inbox", (ctx) => {
     received.push(untext(ctx.message.payload));
     return ctx.reply(text("reply: top secret too"));
-  });
-  await createSecureChannelListener(responder, "api", { identity: bob.identity });
+  }, { consumes: [listener.flow] });
   const link = await connectTcp(initiator, `127.0.0.1:${tcp.port}`);
   const route = link.route.append("tap", `3#127.0.0.1:${http.addr.port}`, "api");
   const channel = await createSecureChannel(initiator, route, { identity: alice.identity });
@@ -166,12 +180,15 @@ Deno.test("a burst of 2,000 × 64 KiB through a channel over TCP arrives whole: 
   await using client = new Node();
   let count = 0;
   let bytes = 0;
+  await using tcp = listenTcp(server, { hostname: "127.0.0.1", port: 0 });
+  const listener = await createSecureChannelListener(server, "api", {
+    identity: await createIdentity(new Vault()),
+    consumes: [tcp.flow],
+  });
   server.startWorker("sink", (ctx) => {
     count++;
     bytes += ctx.message.payload.length;
-  });
-  await createSecureChannelListener(server, "api", { identity: await createIdentity(new Vault()) });
-  await using tcp = listenTcp(server, { hostname: "127.0.0.1", port: 0 });
+  }, { consumes: [listener.flow] });
   const link = await connectTcp(client, `127.0.0.1:${tcp.port}`);
   const channel = await createSecureChannel(client, link.route.append("api"), {
     identity: await createIdentity(new Vault()),

@@ -3,6 +3,7 @@ import { RouteError, TransportError } from "../errors.ts";
 import {
   Address,
   decodeTcpMessage,
+  type Flow,
   type Node,
   Route,
   RoutedMessage,
@@ -10,6 +11,7 @@ import {
 } from "../routing/mod.ts";
 import { encodeTcpBody, ownedBytes } from "../routing/tcp_codec.ts";
 import type { Duplex } from "./duplex.ts";
+import { linkFlow, type LinkFlowOptions } from "./link_flow.ts";
 import { DEFAULT_MAX_FRAME_SIZE, FrameDecoder } from "./framing.ts";
 
 /** `TcpProtocolVersion::V1`, the byte each side writes first. */
@@ -24,6 +26,11 @@ export interface Connection {
   /** `[address]`, ready to be extended with addresses on the peer node. */
   readonly route: Route;
   /**
+   * The flow messages read from this connection arrive on: they reach only workers that
+   * consume it (or the listener flow it was spawned from). See `FlowControls`.
+   */
+  readonly flow: Flow;
+  /**
    * Resolves (never rejects) once the connection is closed, with why: a `TransportError`
    * (`connection-closed`, `frame-too-large`, `bad-protocol-version`, `bad-message`, ...),
    * or the node's `RouteError` `closed`.
@@ -34,7 +41,7 @@ export interface Connection {
 }
 
 /** Options for {@linkcode attachDuplex}. */
-export interface AttachOptions {
+export interface AttachOptions extends LinkFlowOptions {
   /** Largest frame body sent or accepted. Default 16 MiB (Ockam's `MAX_MESSAGE_SIZE`). */
   maxFrameSize?: number;
   /** A label for log lines (e.g. the peer's `host:port`). */
@@ -72,10 +79,10 @@ const BATCH_BYTES = 256 * 1024;
  *
  * await using client = new Node();
  * await using server = new Node();
- * startEcho(server);
  * const [a, b] = memoryDuplexPair();
  * const link = attachDuplex(client, a);
- * attachDuplex(server, b);
+ * const incoming = attachDuplex(server, b);
+ * startEcho(server, { consumes: [incoming.flow] });
  * const reply = await client.request(link.route.append("echo"), new Uint8Array([42]), { timeout: 1000 });
  * assert(reply.payload[0] === 42);
  * await link.close();
@@ -88,6 +95,7 @@ export function attachDuplex(node: Node, duplex: Duplex, options: AttachOptions 
 class DuplexConnection implements Connection {
   readonly address: Address;
   readonly route: Route;
+  readonly flow: Flow;
   readonly closed: Promise<Error>;
   readonly #node: Node;
   readonly #duplex: Duplex;
@@ -117,6 +125,7 @@ class DuplexConnection implements Connection {
     node.startWorker(this.address, (ctx) => this.#send(ctx), {
       onStop: (reason) => this.#teardown(reason),
     });
+    this.flow = linkFlow(node, this.address, { ...options, label: this.#peer });
     node.logger.info("connection opened", { peer: this.#peer, sender: this.address.toString() });
     this.#flush();
     this.#readLoop = this.#read();
@@ -245,6 +254,7 @@ class DuplexConnection implements Connection {
                 returnRoute: message.returnRoute.prepend(this.address),
                 payload: message.payload,
               }),
+              { flow: this.flow },
             );
           } catch (error) {
             if (this.#tearingDown) return;

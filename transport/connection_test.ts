@@ -23,8 +23,8 @@ function link(a: Node, b: Node) {
 Deno.test("two nodes over an in-memory duplex: request/reply", async () => {
   await using alice = new Node();
   await using bob = new Node();
-  startEcho(bob);
-  const { ab } = link(alice, bob);
+  const { ab, ba } = link(alice, bob);
+  startEcho(bob, { consumes: [ba.flow] });
   const reply = await alice.request(ab.route.append("echo"), new Uint8Array([1, 2, 3]), {
     timeout: 2000,
   });
@@ -39,14 +39,17 @@ Deno.test("three nodes A -> B -> C: the reply returns along the return route", a
   await using a = new Node();
   await using b = new Node();
   await using c = new Node();
-  startEcho(c);
-  const { ab } = link(a, b);
-  const { ab: bc } = link(b, c);
+  const { ab, ba } = link(a, b);
+  const { ab: bc, ba: cb } = link(b, c);
+  startEcho(c, { consumes: [cb.flow] });
+  // B bridges its two links, both ways.
+  b.flowControls.addConsumer(bc.address, ba.flow);
+  b.flowControls.addConsumer(ba.address, bc.flow);
   let seenAtC: RoutedMessage | undefined;
   c.startWorker("probe", async (ctx) => {
     seenAtC = ctx.message;
     await ctx.reply(ctx.message.payload);
-  });
+  }, { consumes: [cb.flow] });
   // B forwards from its receiver straight into its B->C sender worker.
   const route = ab.route.append(bc.address, "probe");
   const reply = await a.request(route, new TextEncoder().encode("abc"), { timeout: 2000 });
@@ -64,10 +67,10 @@ Deno.test("10,000 messages arrive in order with none lost", async () => {
   await using alice = new Node();
   await using bob = new Node();
   const seen: number[] = [];
+  const { ab, ba } = link(alice, bob);
   bob.startWorker("sink", ({ message }) => {
     seen.push(new DataView(message.payload.buffer, message.payload.byteOffset).getUint32(0));
-  });
-  const { ab } = link(alice, bob);
+  }, { consumes: [ba.flow] });
   const route = ab.route.append("sink");
   for (let i = 0; i < 10_000; i++) {
     const payload = new Uint8Array(4);
@@ -81,8 +84,8 @@ Deno.test("10,000 messages arrive in order with none lost", async () => {
 Deno.test("an 8 MiB message crosses intact", async () => {
   await using alice = new Node();
   await using bob = new Node();
-  startEcho(bob);
-  const { ab } = link(alice, bob);
+  const { ab, ba } = link(alice, bob);
+  startEcho(bob, { consumes: [ba.flow] });
   const payload = new Uint8Array(8 * 1024 * 1024);
   for (let i = 0; i < payload.length; i += 4096) payload[i] = i & 0xff;
   payload[payload.length - 1] = 0xab;
@@ -122,9 +125,11 @@ Deno.test("an undecodable body closes with bad-message; heartbeats are dropped s
   const logger = recordingLogger();
   await using bob = new Node({ logger });
   const seen: number[] = [];
-  bob.startWorker("sink", ({ message }) => void seen.push(message.payload[0]!));
   const [raw, db] = memoryDuplexPair();
   const conn = attachDuplex(bob, db);
+  bob.startWorker("sink", ({ message }) => void seen.push(message.payload[0]!), {
+    consumes: [conn.flow],
+  });
   const writer = raw.writable.getWriter();
   const heartbeat = encodeTcpMessage(new Message({ onwardRoute: [] }));
   const ok = encodeTcpMessage(new Message({ onwardRoute: "sink", payload: new Uint8Array([5]) }));
@@ -171,10 +176,10 @@ Deno.test("relay over a connection: deliver through it, removed when the device'
   await using hub = new Node();
   await using device = new Node();
   await using client = new Node();
-  await using service = startRelayService(hub);
-  startEcho(device);
-  const { ab: deviceToHub } = link(device, hub);
-  const { ab: clientToHub } = link(client, hub);
+  const { ab: deviceToHub, ba: hubToDevice } = link(device, hub);
+  const { ab: clientToHub, ba: hubToClient } = link(client, hub);
+  await using service = startRelayService(hub, { consumes: [hubToDevice.flow, hubToClient.flow] });
+  startEcho(device, { consumes: [deviceToHub.flow] });
   const relay = await createRelay(device, deviceToHub.route, "dev", { timeout: 2000 });
   assert.equal(relay.address.toString(), "forward_to_dev");
   const reply = await client.request(
@@ -193,8 +198,8 @@ Deno.test("relay over a connection: deliver through it, removed when the device'
 Deno.test("relay takeover over connections uses the identity in localInfo", async () => {
   await using hub = new Node();
   await using device = new Node();
+  const { ab: toHub, ba: fromDevice } = link(device, hub);
   await using _service = startRelayService(hub);
-  const { ab: toHub } = link(device, hub);
   // A stand-in for a secure channel on the hub: tags requests from this link with an identity.
   let identity = "Ialice";
   hub.startWorker("tagger", async (ctx) => {
@@ -202,7 +207,7 @@ Deno.test("relay takeover over connections uses the identity in localInfo", asyn
       onwardRoute: ctx.message.onwardRoute.popFront(),
       localInfo: { [LOCAL_INFO_IDENTIFIER]: identity },
     }));
-  });
+  }, { consumes: [fromDevice.flow] });
   const first = await createRelay(device, toHub.route.append("tagger"), "name", { timeout: 2000 });
   identity = "Imallory";
   await assert.rejects(

@@ -10,9 +10,10 @@
  *
  * await using server = new Node();
  * await using client = new Node();
- * startEcho(server);
  * useTcpTransport(client);
  * await using listener = listenTcp(server, { hostname: "127.0.0.1", port: 0 });
+ * // Messages from the listener's connections reach only the workers that consume its flow.
+ * startEcho(server, { consumes: [listener.flow] });
  * const reply = await client.request(`1#127.0.0.1:${listener.port} => echo`, new Uint8Array([7]), { timeout: 2000 });
  * assert(reply.payload[0] === 7);
  * ```
@@ -20,14 +21,18 @@
  * @module
  */
 import { TransportError } from "../errors.ts";
-import { type Node, TCP } from "../routing/mod.ts";
+import { type Flow, type Node, TCP } from "../routing/mod.ts";
 import { ConnectionPool } from "./_pool.ts";
 import { attachDuplex, type AttachOptions, type Connection } from "./connection.ts";
 import type { Duplex } from "./duplex.ts";
+import type { LinkFlowOptions } from "./link_flow.ts";
 import { attachWebSocket, type WebSocketOptions } from "./websocket.ts";
 
-/** Options for {@linkcode listenTcp}. */
-export interface ListenTcpOptions {
+/**
+ * Options for {@linkcode listenTcp}. `allowRemoteDial` and `consumes` apply to every
+ * accepted connection (see {@linkcode LinkFlowOptions}).
+ */
+export interface ListenTcpOptions extends Omit<LinkFlowOptions, "spawner"> {
   /** Interface to bind. Default `"127.0.0.1"`. */
   hostname?: string;
   /** Port; 0 picks a free one. Default 0. */
@@ -46,6 +51,12 @@ export interface TcpListener {
   readonly addr: Deno.NetAddr;
   /** The bound port. */
   readonly port: number;
+  /**
+   * The listener's flow, the spawner of every accepted connection's flow: workers that
+   * consume it (e.g. `startEcho(node, { consumes: [listener.flow] })`, a secure-channel
+   * listener's `consumes`) hear from every connection this listener accepts.
+   */
+  readonly flow: Flow;
   /** Connections accepted and still open. */
   readonly connections: ReadonlySet<Connection>;
   /** Stops accepting and closes the accepted connections. */
@@ -77,9 +88,15 @@ export function listenTcp(node: Node, options: ListenTcpOptions = {}): TcpListen
   const addr = listener.addr;
   const connections = new Set<Connection>();
   let closing: Promise<void> | undefined;
-  const attach: AttachOptions = options.maxFrameSize === undefined
-    ? {}
-    : { maxFrameSize: options.maxFrameSize };
+  const flow = node.flowControls.createFlow({
+    label: `tcp listener ${addr.hostname}:${addr.port}`,
+    allowRemoteDial: options.allowRemoteDial ?? false,
+  });
+  const attach: AttachOptions = {
+    spawner: flow,
+    ...(options.consumes ? { consumes: options.consumes } : {}),
+    ...(options.maxFrameSize === undefined ? {} : { maxFrameSize: options.maxFrameSize }),
+  };
   const accepting = (async () => {
     try {
       for await (const conn of listener) {
@@ -114,14 +131,18 @@ export function listenTcp(node: Node, options: ListenTcpOptions = {}): TcpListen
   return {
     addr,
     port: addr.port,
+    flow,
     connections,
     close,
     [Symbol.asyncDispose]: close,
   };
 }
 
-/** Options for {@linkcode connectTcp} and {@linkcode useTcpTransport}. */
-export interface TcpOptions {
+/**
+ * Options for {@linkcode connectTcp} and {@linkcode useTcpTransport}; the flow options apply
+ * to every connection opened (see {@linkcode LinkFlowOptions}).
+ */
+export interface TcpOptions extends LinkFlowOptions {
   /** Largest frame body accepted or sent. Default 16 MiB. */
   maxFrameSize?: number;
 }
@@ -171,8 +192,8 @@ function poolOf(node: Node, options: TcpOptions): ConnectionPool {
  *
  * await using server = new Node();
  * await using client = new Node();
- * startEcho(server);
  * await using listener = listenTcp(server);
+ * startEcho(server, { consumes: [listener.flow] });
  * await using link = await connectTcp(client, `127.0.0.1:${listener.port}`);
  * const reply = await client.request(link.route.append("echo"), new Uint8Array([1]), { timeout: 2000 });
  * assert(reply.payload[0] === 1);
@@ -204,10 +225,7 @@ async function openTcp(node: Node, peer: string, options: TcpOptions): Promise<C
     throw new TransportError("connect-failed", `could not connect to ${peer}`, { cause: error });
   }
   conn.setNoDelay(true);
-  return attachDuplex(node, tcpDuplex(conn), {
-    peer,
-    ...(options.maxFrameSize === undefined ? {} : { maxFrameSize: options.maxFrameSize }),
-  });
+  return attachDuplex(node, tcpDuplex(conn), { ...options, peer });
 }
 
 /**
@@ -245,9 +263,20 @@ export function tcpDuplex(conn: Deno.Conn): Duplex {
 }
 
 /** Options for {@linkcode webSocketHandler}. */
-export interface WebSocketHandlerOptions extends WebSocketOptions {
+export interface WebSocketHandlerOptions extends Omit<WebSocketOptions, "spawner"> {
   /** Called with each accepted connection. */
   onConnection?: (connection: Connection) => void;
+}
+
+/**
+ * A `Deno.serve` handler with the flow its connections' flows are spawned from (as a TCP
+ * listener's `flow`).
+ */
+export interface WebSocketHandler {
+  /** Handles one request. */
+  (req: Request): Response;
+  /** The spawner flow of every connection this handler accepts. */
+  readonly flow: Flow;
 }
 
 /**
@@ -262,8 +291,9 @@ export interface WebSocketHandlerOptions extends WebSocketOptions {
  * import { webSocketHandler } from "@sealroute/sealroute/transport/deno";
  *
  * await using server = new Node();
- * startEcho(server);
- * const http = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, webSocketHandler(server));
+ * const handler = webSocketHandler(server);
+ * startEcho(server, { consumes: [handler.flow] });
+ * const http = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, handler);
  * {
  *   await using client = new Node();
  *   const link = await connectWebSocket(client, `ws://127.0.0.1:${http.addr.port}`);
@@ -277,9 +307,14 @@ export interface WebSocketHandlerOptions extends WebSocketOptions {
 export function webSocketHandler(
   node: Node,
   options: WebSocketHandlerOptions = {},
-): (req: Request) => Response {
-  const { onConnection, ...wsOptions } = options;
-  return (req: Request): Response => {
+): WebSocketHandler {
+  const { onConnection, ...rest } = options;
+  const flow = node.flowControls.createFlow({
+    label: "websocket listener",
+    allowRemoteDial: options.allowRemoteDial ?? false,
+  });
+  const wsOptions: WebSocketOptions = { ...rest, spawner: flow };
+  const handle = (req: Request): Response => {
     if (req.headers.get("upgrade")?.toLowerCase() !== "websocket") {
       return new Response("expected a WebSocket upgrade", { status: 426 });
     }
@@ -288,4 +323,5 @@ export function webSocketHandler(
     onConnection?.(connection);
     return response;
   };
+  return Object.assign(handle, { flow });
 }

@@ -8,8 +8,8 @@ import { until } from "./_helpers_test.ts";
 Deno.test("two nodes over TCP: `1#host:port` routes connect and reuse the connection", async () => {
   await using server = new Node();
   await using client = new Node();
-  startEcho(server);
   await using listener = listenTcp(server);
+  startEcho(server, { consumes: [listener.flow] });
   useTcpTransport(client);
   const route = `1#127.0.0.1:${listener.port} => echo`;
   const r1 = await client.request(route, new Uint8Array([1]), { timeout: 2000 });
@@ -26,10 +26,11 @@ Deno.test("three nodes over TCP: A -> B -> C by `1#` addresses, reply along the 
   await using a = new Node();
   await using b = new Node();
   await using c = new Node();
-  startEcho(c);
   useTcpTransport(a);
-  await using lb = listenTcp(b);
+  // B dials C on A's behalf only because it is told it may.
+  await using lb = listenTcp(b, { allowRemoteDial: true });
   await using lc = listenTcp(c);
+  startEcho(c, { consumes: [lc.flow] });
   const route = `1#127.0.0.1:${lb.port} => 1#127.0.0.1:${lc.port} => echo`;
   const reply = await a.request(route, new TextEncoder().encode("hop"), { timeout: 3000 });
   assert.equal(new TextDecoder().decode(reply.payload), "hop");
@@ -40,11 +41,12 @@ Deno.test("10,000 messages over TCP arrive in order", async () => {
   await using server = new Node();
   await using client = new Node();
   const seen: number[] = [];
+  await using listener = listenTcp(server);
   server.startWorker(
     "sink",
     ({ message }) => void seen.push(new DataView(message.payload.buffer).getUint32(0)),
+    { consumes: [listener.flow] },
   );
-  await using listener = listenTcp(server);
   await using conn = await connectTcp(client, `127.0.0.1:${listener.port}`);
   const route = conn.route.append("sink");
   for (let i = 0; i < 10_000; i++) {
@@ -59,8 +61,8 @@ Deno.test("10,000 messages over TCP arrive in order", async () => {
 Deno.test("an 8 MiB message over TCP", async () => {
   await using server = new Node();
   await using client = new Node();
-  startEcho(server);
   await using listener = listenTcp(server);
+  startEcho(server, { consumes: [listener.flow] });
   await using conn = await connectTcp(client, `127.0.0.1:${listener.port}`);
   const payload = new Uint8Array(8 * 1024 * 1024).fill(7);
   payload[0] = 1;
@@ -73,9 +75,9 @@ Deno.test("an 8 MiB message over TCP", async () => {
 Deno.test("random bytes to a listening socket close that connection with a typed error; others keep working", async () => {
   await using server = new Node();
   await using client = new Node();
-  startEcho(server);
   const accepted: Connection[] = [];
   await using listener = listenTcp(server, { onConnection: (c) => accepted.push(c) });
+  startEcho(server, { consumes: [listener.flow] });
   await using good = await connectTcp(client, `127.0.0.1:${listener.port}`);
   const raw = await Deno.connect({ hostname: "127.0.0.1", port: listener.port });
   const garbage = crypto.getRandomValues(new Uint8Array(4096));
@@ -127,10 +129,10 @@ Deno.test("relay over TCP: device registers, client reaches it, relay removed wh
   await using hub = new Node();
   await using device = new Node();
   await using client = new Node();
-  await using service = startRelayService(hub);
-  startEcho(device);
   await using listener = listenTcp(hub);
+  await using service = startRelayService(hub, { consumes: [listener.flow] });
   const toHub = await connectTcp(device, `127.0.0.1:${listener.port}`);
+  startEcho(device, { consumes: [toHub.flow] });
   await using relay = await createRelay(device, toHub.route, "device", { timeout: 2000 });
   assert.equal(relay.address.toString(), "forward_to_device");
   useTcpTransport(client);

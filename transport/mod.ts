@@ -13,10 +13,11 @@
  *
  * await using alice = new Node();
  * await using bob = new Node();
- * startEcho(bob);
  * const [a, b] = memoryDuplexPair();
  * const toBob = attachDuplex(alice, a);
- * attachDuplex(bob, b);
+ * const fromAlice = attachDuplex(bob, b);
+ * // What arrives over a link reaches only the workers that consume its flow.
+ * startEcho(bob, { consumes: [fromAlice.flow] });
  * const reply = await alice.request(toBob.route.append("echo"), new TextEncoder().encode("hi"), { timeout: 1000 });
  * assert(new TextDecoder().decode(reply.payload) === "hi");
  * ```
@@ -38,6 +39,7 @@ export {
   type Connection,
   TCP_PROTOCOL_VERSION,
 } from "./connection.ts";
+export { linkFlow, type LinkFlowOptions } from "./link_flow.ts";
 export {
   attachWebSocket,
   connectWebSocket,

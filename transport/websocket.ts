@@ -4,6 +4,7 @@ import {
   Address,
   decodeTransportMessage,
   encodeTransportMessage,
+  type Flow,
   type Node,
   Route,
   RoutedMessage,
@@ -11,10 +12,11 @@ import {
 } from "../routing/mod.ts";
 import { ConnectionPool } from "./_pool.ts";
 import type { Connection } from "./connection.ts";
+import { linkFlow, type LinkFlowOptions } from "./link_flow.ts";
 import { DEFAULT_MAX_FRAME_SIZE } from "./framing.ts";
 
 /** Options for {@linkcode attachWebSocket} and {@linkcode connectWebSocket}. */
-export interface WebSocketOptions {
+export interface WebSocketOptions extends LinkFlowOptions {
   /** Largest message accepted or sent, in bytes. Default 16 MiB. */
   maxMessageSize?: number;
   /** A label for log lines (e.g. the URL). */
@@ -153,6 +155,7 @@ function peerOf(url: string): string {
 class WebSocketConnection implements Connection {
   readonly address: Address;
   readonly route: Route;
+  readonly flow: Flow;
   readonly closed: Promise<Error>;
   readonly opened: Promise<void>;
   readonly #node: Node;
@@ -208,6 +211,7 @@ class WebSocketConnection implements Connection {
     node.startWorker(this.address, (ctx) => this.#send(ctx.message), {
       onStop: (reason) => this.#teardown(reason),
     });
+    this.flow = linkFlow(node, this.address, { ...options, label: this.#peer });
     node.logger.info("connection opened", { peer: this.#peer, sender: this.address.toString() });
   }
 
@@ -276,17 +280,19 @@ class WebSocketConnection implements Connection {
       return;
     }
     this.#inbox = this.#inbox.then(() =>
-      this.#tearingDown ? undefined : this.#node.deliver(incoming).finally(() => {
-        this.#queuedBytes -= bytes.length;
-      }).catch((error) => {
-        if (!this.#tearingDown) {
-          this.#node.logger.warn("incoming message dropped", {
-            peer: this.#peer,
-            onwardRoute: incoming.onwardRoute.toString(),
-            error,
-          });
-        }
-      })
+      this.#tearingDown
+        ? undefined
+        : this.#node.deliver(incoming, { flow: this.flow }).finally(() => {
+          this.#queuedBytes -= bytes.length;
+        }).catch((error) => {
+          if (!this.#tearingDown) {
+            this.#node.logger.warn("incoming message dropped", {
+              peer: this.#peer,
+              onwardRoute: incoming.onwardRoute.toString(),
+              error,
+            });
+          }
+        })
     );
   }
 

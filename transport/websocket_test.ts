@@ -6,22 +6,23 @@ import { webSocketHandler } from "./deno.ts";
 import { connectWebSocket, useWebSocketTransport } from "./websocket.ts";
 import { until } from "./_helpers_test.ts";
 
+/** A WebSocket server for `node`, with the flow its connections arrive on. */
 function serve(node: Node, onConnection?: (c: Connection) => void) {
-  return Deno.serve(
-    { hostname: "127.0.0.1", port: 0, onListen() {} },
-    webSocketHandler(node, onConnection ? { onConnection } : {}),
-  );
+  const handler = webSocketHandler(node, onConnection ? { onConnection } : {});
+  const http = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, handler);
+  return Object.assign(http, { flow: handler.flow });
 }
 
 Deno.test("two nodes over WebSocket: request/reply, `3#host:port` routes, order of 2,000 messages", async () => {
   const server = new Node();
-  startEcho(server);
+  const http = serve(server);
+  startEcho(server, { consumes: [http.flow] });
   const seen: number[] = [];
   server.startWorker(
     "sink",
     ({ message }) => void seen.push(new DataView(message.payload.buffer).getUint32(0)),
+    { consumes: [http.flow] },
   );
-  const http = serve(server);
   try {
     await using client = new Node();
     const conn = await connectWebSocket(client, `ws://127.0.0.1:${http.addr.port}`);
@@ -76,9 +77,9 @@ Deno.test("WebSocket heartbeats are ignored; a text frame closes the connection 
 
 Deno.test("a WebSocket server going away fails pending requests with a TransportError", async () => {
   const server = new Node();
-  server.startWorker("void", () => {});
   const accepted: Connection[] = [];
   const http = serve(server, (c) => accepted.push(c));
+  server.startWorker("void", () => {}, { consumes: [http.flow] });
   try {
     await using client = new Node();
     const conn = await connectWebSocket(client, `ws://127.0.0.1:${http.addr.port}`);
@@ -99,12 +100,16 @@ Deno.test("a WebSocket server going away fails pending requests with a Transport
 Deno.test("a WebSocket peer that outruns a full mailbox is cut off with overloaded, not buffered without bound", async () => {
   const server = new Node();
   // A slow worker with a small mailbox: the mailbox fills, then the connection's queue grows.
-  server.startWorker("stuck", () => new Promise((r) => setTimeout(r, 2)), { mailboxCapacity: 4 });
   const accepted: Connection[] = [];
-  const http = Deno.serve(
-    { hostname: "127.0.0.1", port: 0, onListen() {} },
-    webSocketHandler(server, { maxQueuedBytes: 64 * 1024, onConnection: (c) => accepted.push(c) }),
-  );
+  const handler = webSocketHandler(server, {
+    maxQueuedBytes: 64 * 1024,
+    onConnection: (c) => accepted.push(c),
+  });
+  server.startWorker("stuck", () => new Promise((r) => setTimeout(r, 2)), {
+    mailboxCapacity: 4,
+    consumes: [handler.flow],
+  });
+  const http = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, handler);
   try {
     const ws = new WebSocket(`ws://127.0.0.1:${http.addr.port}`);
     const closed = new Promise((r) => ws.onclose = r);

@@ -29,18 +29,19 @@ export interface Hub {
 /** Starts the relay node on a free loopback port and the device behind its relay. */
 export async function startHub(): Promise<Hub> {
   const relayNode = new Node();
-  startRelayService(relayNode);
-  const server = Deno.serve(
-    { hostname: "127.0.0.1", port: 0, onListen() {} },
-    webSocketHandler(relayNode),
-  );
+  const handler = webSocketHandler(relayNode);
+  startRelayService(relayNode, { consumes: [handler.flow] });
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, handler);
   const url = `ws://127.0.0.1:${server.addr.port}`;
   const device = new Node();
   try {
     const identity = await createIdentity(new Vault());
-    startEcho(device);
-    await createSecureChannelListener(device, "api", { identity });
     const connection = await connectWebSocket(device, url);
+    const listener = await createSecureChannelListener(device, "api", {
+      identity,
+      consumes: [connection.flow],
+    });
+    startEcho(device, { consumes: [listener.flow] });
     const relay = await createRelay(device, connection.route, "device", {
       timeout: 10_000,
     });

@@ -303,17 +303,19 @@ async function memoryChannel(
   const client = new Node();
   const server = new Node();
   try {
-    startEcho(server);
-    server.startWorker("commands", (ctx) => ctx.reply(encoder.encode("done")), {
-      incoming: abacAccessControl('(= subject.role "operator")'),
-    });
-    await createSecureChannelListener(server, "api", {
-      identity: device,
-      authorities: [authority.identity],
-    });
     const [a, b] = memoryDuplexPair();
     const link = attachDuplex(client, a);
-    attachDuplex(server, b);
+    const incoming = attachDuplex(server, b);
+    const listener = await createSecureChannelListener(server, "api", {
+      identity: device,
+      authorities: [authority.identity],
+      consumes: [incoming.flow],
+    });
+    startEcho(server, { consumes: [listener.flow] });
+    server.startWorker("commands", (ctx) => ctx.reply(encoder.encode("done")), {
+      incoming: abacAccessControl('(= subject.role "operator")'),
+      consumes: [listener.flow],
+    });
     const channel = await createSecureChannel(
       client,
       link.route.append("api"),
