@@ -3,6 +3,7 @@ import { RouteError, TransportError } from "../errors.ts";
 import {
   Address,
   decodeTcpMessage,
+  encodeTcpMessage,
   type Flow,
   type Node,
   Route,
@@ -12,7 +13,8 @@ import {
 import { encodeTcpBody, ownedBytes } from "../routing/tcp_codec.ts";
 import type { Duplex } from "./duplex.ts";
 import { linkFlow, type LinkFlowOptions } from "./link_flow.ts";
-import { DEFAULT_MAX_FRAME_SIZE, FrameDecoder } from "./framing.ts";
+import { Liveness, type LivenessOptions } from "./liveness.ts";
+import { DEFAULT_MAX_FRAME_SIZE, encodeFrames, FrameDecoder } from "./framing.ts";
 
 /** `TcpProtocolVersion::V1`, the byte each side writes first. */
 export const TCP_PROTOCOL_VERSION = 1;
@@ -41,13 +43,15 @@ export interface Connection {
 }
 
 /** Options for {@linkcode attachDuplex}. */
-export interface AttachOptions extends LinkFlowOptions {
+export interface AttachOptions extends LinkFlowOptions, LivenessOptions {
   /** Largest frame body sent or accepted. Default 16 MiB (Ockam's `MAX_MESSAGE_SIZE`). */
   maxFrameSize?: number;
   /** A label for log lines (e.g. the peer's `host:port`). */
   peer?: string;
 }
 
+/** Ockam's heartbeat: a frame holding a message with empty routes and payload. */
+const HEARTBEAT = encodeFrames([encodeTcpMessage(new RoutedMessage({ onwardRoute: [] }))]);
 /** Queued-but-unwritten bytes above which the sender worker waits (backpressure). */
 const HIGH_WATER = 1 << 20;
 /** Frames at least this large are written alone instead of being copied into a batch. */
@@ -101,6 +105,7 @@ class DuplexConnection implements Connection {
   readonly #duplex: Duplex;
   readonly #max: number;
   readonly #peer: string;
+  readonly #replyAddress: Address;
   readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
   readonly #reader: ReadableStreamDefaultReader<Uint8Array> | ReadableStreamBYOBReader;
   #pending: Uint8Array[] = [new Uint8Array([TCP_PROTOCOL_VERSION])];
@@ -111,6 +116,7 @@ class DuplexConnection implements Connection {
   #resolveClosed!: (reason: Error) => void;
   #readLoop: Promise<void>;
   #tearingDown = false;
+  readonly #liveness: Liveness;
 
   constructor(node: Node, duplex: Duplex, options: AttachOptions) {
     this.#node = node;
@@ -119,6 +125,7 @@ class DuplexConnection implements Connection {
     this.address = Address.random();
     this.#peer = options.peer ?? this.address.toString();
     this.route = new Route([this.address]);
+    this.#replyAddress = options.replyAddress ?? this.address;
     this.closed = new Promise((resolve) => this.#resolveClosed = resolve);
     this.#writer = duplex.writable.getWriter();
     this.#reader = byobReader(duplex.readable) ?? duplex.readable.getReader();
@@ -127,6 +134,13 @@ class DuplexConnection implements Connection {
     });
     this.flow = linkFlow(node, this.address, { ...options, label: this.#peer });
     node.logger.info("connection opened", { peer: this.#peer, sender: this.address.toString() });
+    this.#liveness = new Liveness(options, {
+      beat: () => this.#queue(HEARTBEAT),
+      dead: (error) => {
+        node.logger.warn("connection dead", { peer: this.#peer, reason: error.message });
+        void this.#fail(error);
+      },
+    });
     this.#flush();
     this.#readLoop = this.#read();
   }
@@ -165,13 +179,19 @@ class DuplexConnection implements Connection {
       });
       return;
     }
-    this.#pending.push(head);
-    if (apart) this.#pending.push(m.payload);
-    this.#pendingBytes += size + 4;
-    if (!this.#writing) this.#flush();
+    this.#queue(head);
+    if (apart) this.#queue(m.payload);
     if (this.#pendingBytes > HIGH_WATER) {
       return new Promise<void>((resolve) => this.#drainWaiters.push(resolve));
     }
+  }
+
+  /** Queues bytes for the writer (one coalesced write per turn). */
+  #queue(bytes: Uint8Array): void {
+    this.#pending.push(bytes);
+    this.#pendingBytes += bytes.length;
+    this.#liveness.sent();
+    if (!this.#writing) this.#flush();
   }
 
   #flush(): void {
@@ -217,6 +237,7 @@ class DuplexConnection implements Connection {
           reason = new TransportError("connection-closed", `${this.#peer} closed the connection`);
           break;
         }
+        this.#liveness.received();
         let chunk = value;
         if (!versionSeen) {
           if (chunk.length === 0) continue;
@@ -244,14 +265,14 @@ class DuplexConnection implements Connection {
             });
           }
           if (message.onwardRoute.isEmpty) {
-            this.#node.logger.debug("heartbeat dropped", { peer: this.#peer });
+            this.#liveness.received(true);
             continue;
           }
           try {
             await this.#node.deliver(
               new RoutedMessage({
                 onwardRoute: message.onwardRoute,
-                returnRoute: message.returnRoute.prepend(this.address),
+                returnRoute: message.returnRoute.prepend(this.#replyAddress),
                 payload: message.payload,
               }),
               { flow: this.flow },
@@ -278,6 +299,7 @@ class DuplexConnection implements Connection {
 
   async #teardown(reason: Error | undefined): Promise<void> {
     this.#tearingDown = true;
+    this.#liveness.stop();
     const why = this.#reason ?? reason ??
       new TransportError("connection-closed", `connection to ${this.#peer} closed`);
     this.#reason = why;

@@ -26,6 +26,11 @@ import { ConnectionPool } from "./_pool.ts";
 import { attachDuplex, type AttachOptions, type Connection } from "./connection.ts";
 import type { Duplex } from "./duplex.ts";
 import type { LinkFlowOptions } from "./link_flow.ts";
+import {
+  type ReconnectingLink,
+  reconnectingLink,
+  type ReconnectOptions,
+} from "./reconnecting_link.ts";
 import { attachWebSocket, type WebSocketOptions } from "./websocket.ts";
 
 /**
@@ -209,6 +214,45 @@ export async function connectTcp(
   const connection = await openTcp(node, target, options);
   pool.add(target, connection);
   return connection;
+}
+
+/**
+ * Opens a TCP link to `host:port` that is dialled again whenever it is lost, with backoff
+ * (see {@linkcode reconnectingLink}); resolves once the first connection is up. Routes
+ * through `link.route`, channels and relays over it outlive each connection.
+ *
+ * @throws {TransportError} code `connect-failed` when the first connection fails.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Node, startEcho } from "@sealroute/sealroute/routing";
+ * import { listenTcp, reconnectTcp } from "@sealroute/sealroute/transport/deno";
+ *
+ * await using server = new Node();
+ * await using client = new Node();
+ * await using listener = listenTcp(server);
+ * startEcho(server, { consumes: [listener.flow] });
+ * await using link = await reconnectTcp(client, `127.0.0.1:${listener.port}`, { initialDelay: 10 });
+ * const back = new Promise((resolve) => link.on((e) => e.type === "connected" && resolve(e)));
+ * for (const c of listener.connections) await c.close(); // the server drops the link
+ * await back;
+ * const reply = await client.request(link.route.append("echo"), new Uint8Array([3]), { timeout: 5000 });
+ * assert.equal(reply.payload[0], 3);
+ * assert.equal(link.reconnects, 1);
+ * ```
+ */
+export function reconnectTcp(
+  node: Node,
+  peer: string,
+  options: TcpOptions & ReconnectOptions = {},
+): Promise<ReconnectingLink> {
+  const target = peer.startsWith("1#") ? peer.slice(2) : peer;
+  poolOf(node, options);
+  return reconnectingLink(
+    node,
+    ({ replyAddress, spawner }) => openTcp(node, target, { ...options, replyAddress, spawner }),
+    { ...options, peer: target },
+  );
 }
 
 async function openTcp(node: Node, peer: string, options: TcpOptions): Promise<Connection> {

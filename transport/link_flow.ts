@@ -24,6 +24,11 @@ export interface LinkFlowOptions {
    * consumes them), e.g. a listener's flow on a node that bridges two links. Default: none.
    */
   consumes?: readonly Flow[];
+  /**
+   * The address pushed on the return route of what is read, instead of the connection's own
+   * sender: a reconnecting link's stable address, so replies outlive one connection.
+   */
+  replyAddress?: Address;
 }
 
 /**

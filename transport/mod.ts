@@ -41,8 +41,29 @@ export {
 } from "./connection.ts";
 export { linkFlow, type LinkFlowOptions } from "./link_flow.ts";
 export {
+  DEFAULT_DEAD_AFTER,
+  DEFAULT_HEARTBEAT_INTERVAL,
+  Liveness,
+  type LivenessOptions,
+} from "./liveness.ts";
+export {
+  type Dial,
+  type LinkEvent,
+  type ReconnectingLink,
+  reconnectingLink,
+  type ReconnectOptions,
+} from "./reconnecting_link.ts";
+export {
+  type FaultDuplex,
+  faultDuplex,
+  type FaultDuplexOptions,
+  type FaultKind,
+  type ScheduledFault,
+} from "./fault_duplex.ts";
+export {
   attachWebSocket,
   connectWebSocket,
+  reconnectWebSocket,
   useWebSocketTransport,
   type WebSocketOptions,
   type WebSocketTransport,

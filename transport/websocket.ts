@@ -13,10 +13,16 @@ import {
 import { ConnectionPool } from "./_pool.ts";
 import type { Connection } from "./connection.ts";
 import { linkFlow, type LinkFlowOptions } from "./link_flow.ts";
+import { Liveness, type LivenessOptions } from "./liveness.ts";
+import {
+  type ReconnectingLink,
+  reconnectingLink,
+  type ReconnectOptions,
+} from "./reconnecting_link.ts";
 import { DEFAULT_MAX_FRAME_SIZE } from "./framing.ts";
 
 /** Options for {@linkcode attachWebSocket} and {@linkcode connectWebSocket}. */
-export interface WebSocketOptions extends LinkFlowOptions {
+export interface WebSocketOptions extends LinkFlowOptions, LivenessOptions {
   /** Largest message accepted or sent, in bytes. Default 16 MiB. */
   maxMessageSize?: number;
   /** A label for log lines (e.g. the URL). */
@@ -28,6 +34,10 @@ export interface WebSocketOptions extends LinkFlowOptions {
   maxQueuedBytes?: number;
 }
 
+/** Ockam's heartbeat: a message with empty routes and payload. */
+const HEARTBEAT = encodeTransportMessage(
+  new RoutedMessage({ onwardRoute: [] }),
+) as Uint8Array<ArrayBuffer>;
 /** Bytes buffered by the socket above which the sender worker waits. */
 const HIGH_WATER = 4 << 20;
 /** How long close() waits for the closing handshake. */
@@ -93,6 +103,40 @@ export async function connectWebSocket(
   await connection.opened;
   useWebSocketTransport(node).add(peerOf(target), connection);
   return connection;
+}
+
+/**
+ * Opens a WebSocket link to `url` that is dialled again whenever it is lost (see
+ * {@linkcode reconnectingLink}); resolves once the first connection is open.
+ *
+ * @throws {TransportError} code `connect-failed` when the first connection does not open.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Node } from "@sealroute/sealroute/routing";
+ * import { reconnectWebSocket } from "@sealroute/sealroute/transport";
+ *
+ * await using node = new Node();
+ * const err = await reconnectWebSocket(node, "ws://127.0.0.1:9").catch((e) => e);
+ * assert.equal(err.code, "connect-failed");
+ * ```
+ */
+export function reconnectWebSocket(
+  node: Node,
+  url: string,
+  options: WebSocketOptions & ReconnectOptions = {},
+): Promise<ReconnectingLink> {
+  const target = toUrl(url);
+  return reconnectingLink(node, async ({ replyAddress, spawner }) => {
+    const connection = new WebSocketConnection(node, new WebSocket(target), {
+      peer: target,
+      ...options,
+      replyAddress,
+      spawner,
+    });
+    await connection.opened;
+    return connection;
+  }, { ...options, peer: target });
 }
 
 /** The WebSocket transport of a node, created by {@linkcode useWebSocketTransport}. */
@@ -162,6 +206,7 @@ class WebSocketConnection implements Connection {
   readonly #socket: WebSocket;
   readonly #max: number;
   readonly #peer: string;
+  readonly #replyAddress: Address;
   readonly #socketClosed: Promise<void>;
   #inbox: Promise<void> = Promise.resolve();
   #queuedBytes = 0;
@@ -169,6 +214,7 @@ class WebSocketConnection implements Connection {
   #reason: Error | undefined;
   #resolveClosed!: (reason: Error) => void;
   #tearingDown = false;
+  readonly #liveness: Liveness;
 
   constructor(node: Node, socket: WebSocket, options: WebSocketOptions) {
     this.#node = node;
@@ -178,6 +224,7 @@ class WebSocketConnection implements Connection {
     this.address = Address.random();
     this.#peer = options.peer ?? this.address.toString();
     this.route = new Route([this.address]);
+    this.#replyAddress = options.replyAddress ?? this.address;
     this.closed = new Promise((resolve) => this.#resolveClosed = resolve);
     socket.binaryType = "arraybuffer";
     this.#socketClosed = new Promise<void>((resolve) => {
@@ -208,6 +255,16 @@ class WebSocketConnection implements Connection {
     socket.addEventListener("error", () => {
       void this.#fail(new TransportError("websocket-error", `WebSocket to ${this.#peer} failed`));
     });
+    this.#liveness = new Liveness(options, {
+      beat: () => {
+        if (socket.readyState !== WebSocket.OPEN) return;
+        this.#socket.send(HEARTBEAT);
+      },
+      dead: (error) => {
+        node.logger.warn("connection dead", { peer: this.#peer, reason: error.message });
+        void this.#fail(error);
+      },
+    });
     node.startWorker(this.address, (ctx) => this.#send(ctx.message), {
       onStop: (reason) => this.#teardown(reason),
     });
@@ -232,6 +289,7 @@ class WebSocketConnection implements Connection {
   }
 
   #onMessage(event: MessageEvent): void {
+    this.#liveness.received();
     if (this.#tearingDown) return;
     if (!(event.data instanceof ArrayBuffer)) {
       void this.#fail(
@@ -261,12 +319,12 @@ class WebSocketConnection implements Connection {
       return;
     }
     if (message.onwardRoute.isEmpty) {
-      this.#node.logger.debug("heartbeat dropped", { peer: this.#peer });
+      this.#liveness.received(true);
       return;
     }
     const incoming = new RoutedMessage({
       onwardRoute: message.onwardRoute,
-      returnRoute: message.returnRoute.prepend(this.address),
+      returnRoute: message.returnRoute.prepend(this.#replyAddress),
       payload: message.payload,
     });
     this.#queuedBytes += bytes.length;
@@ -323,6 +381,7 @@ class WebSocketConnection implements Connection {
       return;
     }
     this.#socket.send(bytes as Uint8Array<ArrayBuffer>);
+    this.#liveness.sent();
     // WebSocket has no write promise: poll bufferedAmount for backpressure (bounded waits).
     for (let i = 0; i < 10_000 && this.#socket.bufferedAmount > HIGH_WATER; i++) {
       if (this.#socket.readyState !== WebSocket.OPEN || this.#tearingDown) break;
@@ -331,6 +390,7 @@ class WebSocketConnection implements Connection {
   }
 
   async #teardown(reason: Error | undefined): Promise<void> {
+    this.#liveness.stop();
     this.#tearingDown = true;
     const why = this.#reason ?? reason ??
       new TransportError("connection-closed", `connection to ${this.#peer} closed`);
