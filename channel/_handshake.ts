@@ -3,6 +3,7 @@
 import { HandshakeError, SealrouteError } from "../errors.ts";
 import {
   encodeIdentityAndCredentials,
+  type Identity,
   type SecureChannelKey,
   verifyIdentityAndCredentials,
 } from "../identity/mod.ts";
@@ -36,10 +37,33 @@ export async function startHandshake(
   return { hs, payload };
 }
 
+// The verified identity behind each peer verifyPeer returned, for the channel's
+// RefreshCredentials checks (a refresh with the same history is not verified again).
+const identities = new WeakMap<ChannelPeer, Identity>();
+
+/** The identity `peer` was verified as, if it came from {@linkcode verifyPeer}. */
+export function identityOf(peer: ChannelPeer): Identity | undefined {
+  return identities.get(peer);
+}
+
+/** The bounds of `options` on what a peer presents, for identity's checks. */
+export function peerLimits(
+  options: SecureChannelOptions,
+): { maxChanges?: number; maxCredentials?: number; maxCredentialSize?: number } {
+  return {
+    ...(options.maxChanges !== undefined ? { maxChanges: options.maxChanges } : {}),
+    ...(options.maxCredentials !== undefined ? { maxCredentials: options.maxCredentials } : {}),
+    ...(options.maxCredentialSize !== undefined
+      ? { maxCredentialSize: options.maxCredentialSize }
+      : {}),
+  };
+}
+
 /**
  * Checks the peer's identity payload against the Noise static key it used, its
  * credentials against the authorities, and the trust policy (Ockam's
- * `process_identity_payload_static`). Throws `TrustError`/`DecodeError` on refusal.
+ * `process_identity_payload_static`), cheap checks (sizes, the policy on the claimed
+ * identifier) before any signature. Throws `TrustError`/`DecodeError` on refusal.
  */
 export async function verifyPeer(
   hs: HandshakeState,
@@ -53,8 +77,11 @@ export async function verifyPeer(
     ...(options.authorities ? { authorities: options.authorities } : {}),
     ...(options.trustPolicy ? { trustPolicy: options.trustPolicy } : {}),
     ...(options.clock ? { clock: options.clock } : {}),
+    ...peerLimits(options),
   });
-  return { identifier: verified.identity.identifier, attributes: verified.attributes };
+  const peer = { identifier: verified.identity.identifier, attributes: verified.attributes };
+  identities.set(peer, verified.identity);
+  return peer;
 }
 
 /** Log fields for an error, without secrets: its code (if typed) and message. */

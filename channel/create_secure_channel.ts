@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { deferred } from "../_deferred.ts";
 import { ChannelError } from "../errors.ts";
 import { Address } from "../routing/address.ts";
 import type { Node } from "../routing/node.ts";
@@ -133,18 +134,4 @@ export async function createSecureChannel(
     )
     .catch(finish);
   return promise;
-}
-
-function deferred<T>(): {
-  promise: Promise<T>;
-  resolve: (value: T) => void;
-  reject: (error: unknown) => void;
-} {
-  let resolve!: (value: T) => void;
-  let reject!: (error: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
 }

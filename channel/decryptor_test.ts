@@ -139,15 +139,10 @@ Deno.test("a forged far-ahead frame holds back no frame whose key is at hand", a
   assert.equal(decryptor.isKeyed(forgedAt(2 ** 20 - 1)), false);
   const forged = decryptor.decrypt(forgedAt(2 ** 20 - 1));
   forged.catch(() => {});
-  let slowest = 0;
   // 64 frames cross two epoch boundaries: their keys come first in the derivation order.
-  for (const frame of await frames(encryptor, 64)) {
-    const started = performance.now();
-    await decryptor.decrypt(frame);
-    slowest = Math.max(slowest, performance.now() - started);
-  }
-  // Generous bound: before, each of these waited 4-6 s behind the forged frame's 32,768 rekeys.
-  assert.ok(slowest < 200, `a legitimate frame waited ${slowest.toFixed(1)} ms`);
+  for (const frame of await frames(encryptor, 64)) await decryptor.decrypt(frame);
+  // Before, each of these waited behind the forged frame's 32,768 rekeys; now they are all
+  // through while that derivation is still running.
   assert.ok(decryptor.keysDerived < 2 ** 15, "the derivation for the forgery is still running");
   decryptor.close();
   await assert.rejects(forged, (e) => code(e) === "closed");

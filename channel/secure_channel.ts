@@ -11,8 +11,9 @@ import {
   type CredentialAndPurposeKey,
   decodeRefreshCredentials,
   encodeRefreshCredentials,
+  type Identity,
   importIdentity,
-  verifyCredential,
+  verifyRefreshCredentials,
 } from "../identity/mod.ts";
 import { Address } from "../routing/address.ts";
 import type { Flow } from "../routing/flow_controls.ts";
@@ -25,7 +26,7 @@ import { ownedBytes } from "../routing/tcp_codec.ts";
 import type { Decryptor } from "./decryptor.ts";
 import type { Encryptor } from "./encryptor.ts";
 import { type ChannelMessage, decodeChannelMessage, encodeChannelMessage } from "./messages.ts";
-import { errorFields } from "./_handshake.ts";
+import { errorFields, identityOf, peerLimits } from "./_handshake.ts";
 import {
   type ChannelPeer,
   DEFAULT_MAX_WAITING_BYTES,
@@ -120,6 +121,7 @@ export class SecureChannel implements AsyncDisposable {
   #decryptor: Decryptor;
   #flow: Flow;
   #peer: ChannelPeer;
+  #peerIdentity: Identity | undefined; // the peer's verified identity, for refreshes
   #options: SecureChannelOptions;
   #maxInFlight: number;
   #outbox: Promise<void>[] = [];
@@ -145,6 +147,7 @@ export class SecureChannel implements AsyncDisposable {
     this.#encryptor = parts.encryptor;
     this.#decryptor = parts.decryptor;
     this.#peer = parts.peer;
+    this.#peerIdentity = identityOf(parts.peer);
     this.#options = parts.options;
     this.#maxInFlight = parts.options.maxInFlight ?? 64;
     this.#closed = new Promise((resolve) => this.#resolveClosed = resolve);
@@ -561,24 +564,24 @@ export class SecureChannel implements AsyncDisposable {
 
   async #refresh(body: Uint8Array): Promise<void> {
     // Ockam: verify as in the handshake, with the channel's peer as the expected identity.
-    const { changeHistory, credentials } = decodeRefreshCredentials(body);
-    const identity = await importIdentity(changeHistory);
-    if (identity.identifier !== this.#peer.identifier) {
-      throw new ChannelError("wrong-identity", "refreshed credentials name another identity");
-    }
-    const authorities = this.#options.authorities;
-    if (!authorities) return;
-    const attributes: Record<string, Uint8Array> = {};
-    for (const credential of credentials) {
-      const clock = this.#options.clock ? { clock: this.#options.clock } : {};
-      const verified = await verifyCredential(credential, {
-        ...clock,
-        authorities,
-        subject: identity.identifier,
-      });
-      Object.assign(attributes, verified.attributes);
-    }
-    this.#peer = { identifier: identity.identifier, attributes };
+    // Bounded (history length, credential count and size) and cheap checks first (the
+    // claimed identifier); an unchanged history is not verified again. One refresh is
+    // verified at a time: they are handled in order, and older ones of a burst skipped.
+    const limits = peerLimits(this.#options);
+    const refresh = decodeRefreshCredentials(body);
+    const known = this.#peerIdentity ?? await importIdentity(refresh.changeHistory, {
+      ...(limits.maxChanges !== undefined ? { maxChanges: limits.maxChanges } : {}),
+      expectedIdentifier: this.#peer.identifier,
+    });
+    const verified = await verifyRefreshCredentials(refresh, {
+      ...limits,
+      peer: known,
+      ...(this.#options.authorities ? { authorities: this.#options.authorities } : {}),
+      ...(this.#options.clock ? { clock: this.#options.clock } : {}),
+    });
+    this.#peerIdentity = verified.identity;
+    if (!this.#options.authorities) return;
+    this.#peer = { identifier: verified.identity.identifier, attributes: verified.attributes };
   }
 
   async #stop(): Promise<void> {

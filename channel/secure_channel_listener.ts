@@ -132,23 +132,42 @@ export function createSecureChannelListener(
 ): Promise<SecureChannelListener> {
   const listener = new SecureChannelListener(node, Address.from(address));
   const max = options.maxHandshakes ?? DEFAULT_MAX_HANDSHAKES;
-  let inProgress = 0;
+  const slots: HandshakeSlots = { inProgress: 0, halfOpen: new Set() };
   node.startWorker(listener.address, (ctx) => {
-    if (inProgress >= max) {
-      logFailure(
-        node,
-        `secure channel listener ${listener.address}: dropped a handshake`,
-        new ChannelError("too-many-handshakes", `${inProgress} handshakes are in progress`),
+    if (slots.inProgress >= max) {
+      // Full: the oldest handshake still waiting for message 3 makes room (a flood of
+      // message 1s cannot starve initiators that answer at once); if none waits, the new
+      // handshake is dropped.
+      const oldest = slots.halfOpen.values().next().value;
+      const full = new ChannelError(
+        "too-many-handshakes",
+        `${slots.inProgress} handshakes are in progress (the bound is ${max})`,
       );
-      return;
+      if (!oldest) {
+        logFailure(node, `secure channel listener ${listener.address}: dropped a handshake`, full);
+        return;
+      }
+      oldest(full);
     }
-    inProgress++;
     // Counted until the handshake is over, whatever stage it reached.
-    respond(node, listener, ctx.message, options)
+    slots.inProgress++;
+    let released = false;
+    const release = () => {
+      if (!released) slots.inProgress--;
+      released = true;
+    };
+    respond(node, listener, ctx.message, options, { slots, release })
       .catch((error) => logFailure(node, `secure channel listener ${listener.address}`, error))
-      .finally(() => inProgress--);
+      .finally(release);
   }, options.consumes ? { consumes: options.consumes } : {});
   return Promise.resolve(listener);
+}
+
+/** A listener's count of handshakes in progress, and those waiting for message 3. */
+interface HandshakeSlots {
+  inProgress: number;
+  /** Each half-open handshake's way to end it, oldest first. */
+  halfOpen: Set<(reason: ChannelError) => void>;
 }
 
 async function respond(
@@ -156,11 +175,18 @@ async function respond(
   listener: SecureChannelListener,
   message1: RoutedMessage,
   options: SecureChannelListenerOptions,
+  slot: { slots: HandshakeSlots; release: () => void },
 ): Promise<void> {
   const where = `secure channel listener ${listener.address}`;
-  let end!: () => void;
-  const over = new Promise<void>((resolve) => end = resolve);
-  let decryptorAddress: Address | undefined;
+  let resolveOver!: () => void;
+  const over = new Promise<void>((resolve) => resolveOver = resolve);
+  const evict = (reason: ChannelError) => fail(reason);
+  const end = () => {
+    slot.slots.halfOpen.delete(evict);
+    slot.release();
+    resolveOver();
+  };
+  let decryptorAddress: Address | undefined = undefined;
   let channel: SecureChannel | undefined;
   let done = false;
   const fail = (error: unknown): void => {
@@ -179,7 +205,12 @@ async function respond(
   const timeout = options.timeout ?? DEFAULT_HANDSHAKE_TIMEOUT;
   const timer = setTimeout(
     () =>
-      fail(new ChannelError("handshake-timeout", `the handshake did not complete within ${timeout} ms`)),
+      fail(
+        new ChannelError(
+          "handshake-timeout",
+          `the handshake did not complete within ${timeout} ms`,
+        ),
+      ),
     timeout,
   );
   let started;
@@ -204,6 +235,8 @@ async function respond(
     if (channel) return channel.receive(ctx);
     const hs = handshake;
     if (done || !hs) return;
+    // From message 3 on, the handshake is no longer half-open: it is not evicted.
+    slot.slots.halfOpen.delete(evict);
     try {
       // Message 3: the initiator's s and identity payload.
       const peerPayload = await hs.readMessage(ctx.message.payload);
@@ -224,7 +257,9 @@ async function respond(
       done = true;
       clearTimeout(timer);
       const windowSize = options.replayWindow ? { windowSize: options.replayWindow } : {};
-      const maxEpochsAhead = options.maxEpochsAhead ? { maxEpochsAhead: options.maxEpochsAhead } : {};
+      const maxEpochsAhead = options.maxEpochsAhead
+        ? { maxEpochsAhead: options.maxEpochsAhead }
+        : {};
       channel = new SecureChannel({
         node,
         role: "responder",
@@ -252,7 +287,10 @@ async function respond(
   });
   try {
     const message2 = await started.hs.writeMessage(payload);
-    if (!done) await node.send(remoteRoute, message2, { from: ownAddress });
+    if (!done) {
+      if (handshake) slot.slots.halfOpen.add(evict);
+      await node.send(remoteRoute, message2, { from: ownAddress });
+    }
   } catch (error) {
     fail(error);
   }

@@ -188,7 +188,6 @@ Deno.test("expression depth: exactly maxDepth is accepted, one more refused with
 
 Deno.test("100,000-deep input gives typed errors, never a stack overflow", () => {
   const { text, cbor } = nestedNot(100_000);
-  const start = performance.now();
   assert.throws(() => parseExpr(text), { name: "DecodeError", code: "expression-too-deep" });
   assert.throws(() => decodeExpr(cbor), { name: "DecodeError", code: "expression-too-deep" });
   assert.throws(() => parsePolicyText(text), { code: "expression-too-deep" });
@@ -209,7 +208,6 @@ Deno.test("100,000-deep input gives typed errors, never a stack overflow", () =>
   // Redundant parentheses nest nothing: 100,000 of them are still a plain name.
   const parens = "(".repeat(100_000) + "a" + ")".repeat(100_000);
   assert.deepEqual(parseBooleanExpr(parens), { type: "name", name: "a" });
-  assert.ok(performance.now() - start < 5000, "bounded, not stalled");
 });
 
 Deno.test("with a raised bound, 100,000-deep expressions parse, decode, evaluate and print", () => {

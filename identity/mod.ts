@@ -192,9 +192,14 @@ export {
   type VerifyCredentialOptions,
 } from "./verify_credential.ts";
 export {
+  DEFAULT_MAX_CREDENTIALS,
+  type PeerLimits,
   type VerifiedPeer,
+  type VerifiedRefresh,
   verifyIdentityAndCredentials,
   type VerifyIdentityAndCredentialsOptions,
+  verifyRefreshCredentials,
+  type VerifyRefreshCredentialsOptions,
 } from "./verify_peer.ts";
 export {
   CHANGE_DATA_TYPE,

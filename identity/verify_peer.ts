@@ -13,7 +13,12 @@ import {
   type IdentityAndCredentials,
   type RefreshCredentials,
 } from "./handshake_payload.ts";
-import { claimedIdentifier, DEFAULT_MAX_CHANGES, type Identity, importIdentity } from "./identity.ts";
+import {
+  claimedIdentifier,
+  DEFAULT_MAX_CHANGES,
+  type Identity,
+  importIdentity,
+} from "./identity.ts";
 import { verifySecureChannelPeer } from "./purpose_key.ts";
 import { decideOnIdentifier, evaluateTrustPolicy, type TrustPolicy } from "./trust_policy.ts";
 import type { ClockOptions } from "./types.ts";
@@ -196,8 +201,12 @@ export interface VerifiedRefresh {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { createIdentity, encodeRefreshCredentials, issueCredential } from "@sealroute/sealroute/identity";
- * import { verifyRefreshCredentials } from "./verify_peer.ts";
+ * import {
+ *   createIdentity,
+ *   encodeRefreshCredentials,
+ *   issueCredential,
+ *   verifyRefreshCredentials,
+ * } from "@sealroute/sealroute/identity";
  * import { Vault } from "@sealroute/sealroute/vault";
  * const authority = await createIdentity(new Vault());
  * const peer = await createIdentity(new Vault());

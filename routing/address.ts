@@ -68,7 +68,8 @@ export class Address {
   /**
    * Parses the text form `tt#value` (or a bare local name).
    *
-   * @throws {DecodeError} code `bad-address` for more than one `#` or a bad type number.
+   * @throws {DecodeError} code `bad-address` for more than one `#`, a bad type number or an
+   * empty local name.
    * @example
    * ```ts
    * import assert from "node:assert/strict";
@@ -78,7 +79,7 @@ export class Address {
    */
   static parse(text: string): Address {
     const hash = text.indexOf("#");
-    if (hash < 0) return new Address(LOCAL, text);
+    if (hash < 0) return text === "" ? noLocalName() : new Address(LOCAL, text);
     if (text.indexOf("#", hash + 1) >= 0) {
       throw new DecodeError(
         "bad-address",
@@ -92,7 +93,9 @@ export class Address {
         `expected a transport type 0..255 before '#', got '${quote(tt)}'`,
       );
     }
-    return new Address(Number(tt), text.slice(hash + 1));
+    const type = Number(tt);
+    if (type === LOCAL && hash === text.length - 1) return noLocalName();
+    return new Address(type, text.slice(hash + 1));
   }
 
   /**
@@ -218,6 +221,12 @@ export class Address {
     }
     return true;
   }
+}
+
+// An empty local name (`""`, `"0#"`) names no worker, and its text form would be the empty
+// route; Ockam accepts it, Sealroute refuses it (DECODING.md).
+function noLocalName(): never {
+  throw new DecodeError("bad-address", "expected a local address name, got nothing");
 }
 
 // Error messages quote at most a short prefix of their input.

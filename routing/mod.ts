@@ -32,7 +32,13 @@
  * @module
  */
 export { Address, type AddressLike, LOCAL, TCP, UDP, WS } from "./address.ts";
-export { Route, type RouteLike } from "./route.ts";
+export {
+  DEFAULT_MAX_ADDRESS_LENGTH,
+  DEFAULT_MAX_ROUTE_LENGTH,
+  Route,
+  type RouteLike,
+  type RouteLimits,
+} from "./route.ts";
 export {
   LOCAL_INFO_IDENTIFIER,
   type LocalInfo,

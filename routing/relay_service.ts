@@ -88,6 +88,8 @@ interface Registration {
   /** The first hop of the request's return route, as counted per connection. */
   readonly hop: string;
   readonly forwardRoute: Route;
+  /** The request's return route: where the holder's client listens. */
+  readonly replyRoute: Route;
   unwatch: () => void;
 }
 
@@ -265,7 +267,13 @@ export function startRelayService(node: Node, options: RelayServiceOptions = {})
     }
     // Drop the requester's worker: the forward route leads to the requester's node.
     const forwardRoute = returnRoute.popBack();
-    const registration: Registration = { identity, hop, forwardRoute, unwatch: () => {} };
+    const registration: Registration = {
+      identity,
+      hop,
+      forwardRoute,
+      replyRoute: returnRoute,
+      unwatch: () => {},
+    };
     const current = held.get(key);
     if (current) {
       if (identity === undefined || current.registration.identity !== identity) {
@@ -274,9 +282,18 @@ export function startRelayService(node: Node, options: RelayServiceOptions = {})
       if (current.registration.hop !== hop && (perHop.get(hop) ?? 0) >= maxPerConnection) {
         return limit(`this connection holds ${maxPerConnection} relays already`);
       }
-      release(current.registration);
+      const previous = current.registration;
+      release(previous);
       adopt(current, registration, watched);
       log.info("relay taken over by the same identity", { relay: key, identity });
+      // The previous holder learns it was replaced (instead of idling as a zombie); a
+      // renewal over the same connection is no replacement.
+      if (previous.hop !== hop) {
+        const note = `${RELAY_REFUSAL_PREFIX}replaced: '${quote(key)}' was taken over by the ` +
+          `same identity over another connection`;
+        void node.send(previous.replyRoute, encodeBareString(note), { from: relayAddress })
+          .catch(() => {});
+      }
       return current;
     }
     if (node.hasWorker(relayAddress)) {
@@ -390,6 +407,12 @@ export interface CreateRelayOptions {
   signal?: AbortSignal;
   /** Local info for the request's first local hop. */
   localInfo?: LocalInfo;
+  /**
+   * Called when the service reports that the same identity took the name over through
+   * another connection (another process, or this device after a reconnect that outran the
+   * relay's notice of the old link): this registration no longer receives anything.
+   */
+  onReplaced?: (error: RouteError) => void;
 }
 
 /** A relay registered by {@linkcode createRelay}. */
@@ -518,7 +541,14 @@ export function createRelay(
     node.startWorker(self, async (ctx) => {
       const onward = ctx.message.onwardRoute.popFront();
       if (onward.isEmpty) {
-        if (!done) onReply(ctx.message);
+        if (!done) return onReply(ctx.message);
+        const text = tryDecodeBareString(ctx.message.payload);
+        if (text?.startsWith(`${RELAY_REFUSAL_PREFIX}replaced:`)) {
+          node.logger.warn("relay client: replaced", { relay: quote(text) });
+          options.onReplaced?.(
+            new RouteError("replaced", `the relay service says: ${quote(text)}`),
+          );
+        }
         return;
       }
       // Ockam's RemoteRelay passes on anything with hops left, on the flow of the link it
@@ -589,4 +619,12 @@ function joinLinks(node: Node, previous: Address | undefined, next: Address | un
   if (towardsNext) flows.addConsumer(previous, towardsNext);
   const towardsPrevious = flows.producerFlow(previous);
   if (towardsPrevious) flows.addConsumer(next, towardsPrevious);
+}
+
+function tryDecodeBareString(bytes: Uint8Array): string | undefined {
+  try {
+    return decodeBareString(bytes);
+  } catch {
+    return undefined;
+  }
 }

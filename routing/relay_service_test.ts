@@ -434,3 +434,29 @@ Deno.test("a relay puts its forward route in front of the rest of the onward rou
   // Forward route [inner, outer]; each link puts itself in front of the return route.
   assert.deepEqual(seen, ["dest | outer => inner => back"]);
 });
+
+Deno.test("a takeover over another connection tells the previous holder it was replaced; a renewal over the same one does not", async () => {
+  await using node = new Node();
+  await using _service = startRelayService(node);
+  startLink(node, "link-a", []);
+  startLink(node, "link-b", []);
+  const told: string[] = [];
+  const first = await createRelay(node, ["link-a"], "pump", {
+    ...id("Iowner"),
+    onReplaced: () => told.push("first"),
+  });
+  // The same connection again (a renewal): no one is told anything.
+  const renewed = await createRelay(node, ["link-a"], "pump", {
+    ...id("Iowner"),
+    onReplaced: (e) => told.push(`renewed ${e.code}`),
+  });
+  await settle();
+  assert.deepEqual(told, []);
+  // Another connection (a second process with the same identity): the holder hears of it.
+  const second = await createRelay(node, ["link-b"], "pump", id("Iowner"));
+  await settle();
+  assert.deepEqual(told, ["renewed replaced"]);
+  await first.close();
+  await renewed.close();
+  await second.close();
+});

@@ -61,12 +61,14 @@ Deno.test("decoding policy: route and address text", () => {
   assert.equal(Address.parse("1#").value.length, 0, "an empty value after the type");
   assert.equal(Address.parse("0#x").toString(), "x", "type 0 prints bare");
   assert.equal(Address.parse("x y").toString(), "x y", "spaces inside a local name");
-  // Refused, though Ockam accepts: an empty hop (Ockam makes an empty local address) and
-  // a '+' sign or four digits in the type (Rust's u8 parser takes both).
+  // Refused, though Ockam accepts: an empty hop or an empty local name (Ockam makes an
+  // empty local address, whose text is the empty route) and a '+' sign or four digits in
+  // the type (Rust's u8 parser takes both).
   for (const text of ["a => => b", "a =>", "=> a"]) {
     assert.throws(() => Route.parse(text), { code: "bad-route" }, text);
   }
-  for (const text of ["+1#h:1", "0001#h:1"]) {
+  assert.throws(() => Route.parse("a => 0#"), { code: "bad-address" });
+  for (const text of ["+1#h:1", "0001#h:1", "0#", "000#", ""]) {
     assert.throws(() => Address.parse(text), { code: "bad-address" }, text);
   }
   // Refused by both: more than one '#', a type above 255 or not a number.

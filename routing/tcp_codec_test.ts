@@ -152,11 +152,12 @@ Deno.test("a route longer than maxRouteLength (default 64) is refused from its h
   assert.equal(m.with({ returnRoute: m.returnRoute.append("x") }).returnRoute.length, 125_001);
 });
 
-Deno.test("a refused long route costs time proportional to its header, not its size", () => {
+Deno.test("a long route is refused on its header, before any address is read", () => {
   const frame = longReturnRoute(5_000_000); // 15 MB
-  const start = performance.now();
   assert.throws(() => decodeTcpMessage(frame), { code: "route-too-long" });
-  assert.ok(performance.now() - start < 50, "refused without walking the addresses");
+  // The same header with the addresses cut off: had the decoder walked them first, this
+  // would be a truncation error.
+  assert.throws(() => decodeTcpMessage(frame.subarray(0, 16)), { code: "route-too-long" });
 });
 
 Deno.test("an address longer than maxAddressLength (default 1024) is refused", () => {

@@ -14,7 +14,13 @@ import { encodeTcpBody, ownedBytes } from "../routing/tcp_codec.ts";
 import type { Duplex } from "./duplex.ts";
 import { linkFlow, type LinkFlowOptions } from "./link_flow.ts";
 import { Liveness, type LivenessOptions } from "./liveness.ts";
-import { DEFAULT_MAX_FRAME_SIZE, encodeFrames, FrameDecoder } from "./framing.ts";
+import {
+  ChunkReader,
+  DEFAULT_MAX_FRAME_SIZE,
+  encodeFrames,
+  FrameDecoder,
+  type ReadTimeoutOptions,
+} from "./framing.ts";
 
 /** `TcpProtocolVersion::V1`, the byte each side writes first. */
 export const TCP_PROTOCOL_VERSION = 1;
@@ -42,8 +48,36 @@ export interface Connection {
   close(): Promise<void>;
 }
 
+/** Default time one write may take before the connection closes (`write-timeout`), in ms. */
+export const DEFAULT_WRITE_TIMEOUT = 30_000;
+/** Default bytes queued for writing above which a connection's sender worker waits. */
+export const DEFAULT_MAX_WRITE_BUFFER = 1024 * 1024;
+
+/**
+ * Per-connection bounds of {@linkcode attachDuplex} (and the TCP listener and dialler): the
+ * read timeouts of {@linkcode ReadTimeoutOptions} and the write side's. Each expiry closes
+ * the connection with a `TransportError` of that code, logged as "connection lost".
+ */
+export interface ConnectionLimits extends ReadTimeoutOptions {
+  /**
+   * How long one write (at most 256 KiB: larger frames are written in pieces) may take, in
+   * ms; 0 waits forever. A peer that stops reading fills the socket's buffers and then
+   * stalls every write: past this the connection closes with `write-timeout`, so a peer
+   * that never reads its replies cannot hold the sender (and what waits on it) for long.
+   * Default {@linkcode DEFAULT_WRITE_TIMEOUT} (30 s, the dead-link bound).
+   */
+  writeTimeout?: number;
+  /**
+   * Bytes queued or being written above which the sender worker waits for the socket
+   * (backpressure into its mailbox, which is bounded in bytes too). What one connection
+   * buffers for writing stays within this plus one message. Default
+   * {@linkcode DEFAULT_MAX_WRITE_BUFFER} (1 MiB).
+   */
+  maxWriteBuffer?: number;
+}
+
 /** Options for {@linkcode attachDuplex}. */
-export interface AttachOptions extends LinkFlowOptions, LivenessOptions {
+export interface AttachOptions extends LinkFlowOptions, LivenessOptions, ConnectionLimits {
   /** Largest frame body sent or accepted. Default 16 MiB (Ockam's `MAX_MESSAGE_SIZE`). */
   maxFrameSize?: number;
   /** A label for log lines (e.g. the peer's `host:port`). */
@@ -52,13 +86,9 @@ export interface AttachOptions extends LinkFlowOptions, LivenessOptions {
 
 /** Ockam's heartbeat: a frame holding a message with empty routes and payload. */
 const HEARTBEAT = encodeFrames([encodeTcpMessage(new RoutedMessage({ onwardRoute: [] }))]);
-/** Queued-but-unwritten bytes above which the sender worker waits (backpressure). */
-const HIGH_WATER = 1 << 20;
 /** Frames at least this large are written alone instead of being copied into a batch. */
 const LARGE_FRAME = 16 * 1024;
-/** Size of the reused read buffer for byte streams. */
-const READ_BUFFER = 256 * 1024;
-/** Upper bound of one coalesced write. */
+/** Upper bound of one coalesced write, and of one piece of a large frame's write. */
 const BATCH_BYTES = 256 * 1024;
 
 /**
@@ -71,7 +101,12 @@ const BATCH_BYTES = 256 * 1024;
  * front of their return route and are delivered to the node with backpressure (reads
  * pause while the target mailbox is full). Empty onward routes are heartbeats and are
  * dropped. A bad version byte, an oversized frame or an undecodable body closes the
- * connection with a `TransportError`; so does losing the stream. The sender worker then
+ * connection with a `TransportError`; so does losing the stream, and so do the bounds of
+ * {@linkcode ConnectionLimits}: no first byte within 10 s, a frame left incomplete for 30 s,
+ * 5 minutes with nothing received, a write stalled for 30 s. What a connection buffers is
+ * bounded both ways: reading, one partial frame (grown as its bytes arrive, at most
+ * `maxFrameSize`) and one read buffer (4 KiB while idle, 256 KiB while data flows);
+ * writing, `maxWriteBuffer` plus one message. The sender worker then
  * stops with that error as reason, which fails requests routed through it and removes
  * relays registered over it.
  *
@@ -117,6 +152,9 @@ class DuplexConnection implements Connection {
   #readLoop: Promise<void>;
   #tearingDown = false;
   readonly #liveness: Liveness;
+  readonly #chunks: ChunkReader;
+  readonly #writeTimeout: number;
+  readonly #highWater: number;
 
   constructor(node: Node, duplex: Duplex, options: AttachOptions) {
     this.#node = node;
@@ -129,6 +167,9 @@ class DuplexConnection implements Connection {
     this.closed = new Promise((resolve) => this.#resolveClosed = resolve);
     this.#writer = duplex.writable.getWriter();
     this.#reader = byobReader(duplex.readable) ?? duplex.readable.getReader();
+    this.#chunks = new ChunkReader(this.#reader, { ...options, peer: this.#peer });
+    this.#writeTimeout = options.writeTimeout ?? DEFAULT_WRITE_TIMEOUT;
+    this.#highWater = options.maxWriteBuffer ?? DEFAULT_MAX_WRITE_BUFFER;
     node.startWorker(this.address, (ctx) => this.#send(ctx), {
       onStop: (reason) => this.#teardown(reason),
     });
@@ -181,7 +222,7 @@ class DuplexConnection implements Connection {
     }
     this.#queue(head);
     if (apart) this.#queue(m.payload);
-    if (this.#pendingBytes > HIGH_WATER) {
+    if (this.#pendingBytes > this.#highWater) {
       return new Promise<void>((resolve) => this.#drainWaiters.push(resolve));
     }
   }
@@ -200,15 +241,28 @@ class DuplexConnection implements Connection {
         while (this.#pending.length > 0) {
           const batch = this.#pending;
           this.#pending = [];
-          this.#pendingBytes = 0;
-          const waiters = this.#drainWaiters;
-          this.#drainWaiters = [];
-          for (const w of waiters) w();
-          for (const chunk of coalesce(batch)) await this.#writer.write(chunk);
+          // `#pendingBytes` counts bytes until written, so waiters resume only once the
+          // socket took enough: queued plus in flight stays within the high-water mark.
+          for (const chunk of coalesce(batch)) {
+            await this.#write(chunk);
+            this.#pendingBytes -= chunk.length;
+            if (this.#pendingBytes <= this.#highWater && this.#drainWaiters.length > 0) {
+              const waiters = this.#drainWaiters;
+              this.#drainWaiters = [];
+              for (const w of waiters) w();
+            }
+          }
         }
       } catch (error) {
+        if (error instanceof TransportError && error.code === "write-timeout") {
+          this.#node.logger.warn("connection lost", { peer: this.#peer, reason: error });
+        }
         void this.#fail(
-          new TransportError("write-failed", `writing to ${this.#peer} failed`, { cause: error }),
+          error instanceof TransportError ? error : new TransportError(
+            "write-failed",
+            `writing to ${this.#peer} failed`,
+            { cause: error },
+          ),
         );
       } finally {
         this.#writing = undefined;
@@ -216,21 +270,46 @@ class DuplexConnection implements Connection {
     })();
   }
 
+  /** Writes one chunk, in pieces of at most BATCH_BYTES, each within the write timeout. */
+  async #write(chunk: Uint8Array): Promise<void> {
+    for (let at = 0; at < chunk.length; at += BATCH_BYTES) {
+      const piece = chunk.length <= BATCH_BYTES ? chunk : chunk.subarray(at, at + BATCH_BYTES);
+      const write = this.#writer.write(piece);
+      if (this.#writeTimeout <= 0) {
+        await write;
+        continue;
+      }
+      // A write abandoned on timeout settles when teardown aborts the writer.
+      write.catch(() => {});
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      try {
+        await Promise.race([
+          write,
+          new Promise<never>((_, reject) => {
+            timer = setTimeout(() =>
+              reject(
+                new TransportError(
+                  "write-timeout",
+                  `a write to ${this.#peer} made no progress for ${this.#writeTimeout} ms`,
+                ),
+              ), this.#writeTimeout);
+          }),
+        ]);
+      } finally {
+        clearTimeout(timer);
+      }
+    }
+  }
+
   async #read(): Promise<void> {
     const decoder = new FrameDecoder({ maxFrameSize: this.#max });
     let versionSeen = false;
     let reason: Error;
     try {
-      // With a byte stream we read into one reused buffer: decoded messages copy what they
-      // keep and the frame decoder copies partial frames, so nothing aliases it afterwards.
-      let buffer: ArrayBuffer | undefined = this.#reader instanceof ReadableStreamDefaultReader
-        ? undefined
-        : new ArrayBuffer(READ_BUFFER);
+      // With a byte stream the chunk reader reuses its buffers: decoded messages copy what
+      // they keep and the frame decoder copies partial frames, so nothing aliases them after.
       for (;;) {
-        const { value, done } = buffer
-          ? await (this.#reader as ReadableStreamBYOBReader).read(new Uint8Array(buffer))
-          : await (this.#reader as ReadableStreamDefaultReader<Uint8Array>).read();
-        if (buffer && value) buffer = value.buffer as ArrayBuffer;
+        const { value, done } = await this.#chunks.read(versionSeen ? decoder : undefined);
         if (done) {
           if (this.#tearingDown) return;
           decoder.finish();

@@ -23,7 +23,12 @@
 import { TransportError } from "../errors.ts";
 import { type Flow, type Node, TCP } from "../routing/mod.ts";
 import { ConnectionPool } from "./_pool.ts";
-import { attachDuplex, type AttachOptions, type Connection } from "./connection.ts";
+import {
+  attachDuplex,
+  type AttachOptions,
+  type Connection,
+  type ConnectionLimits,
+} from "./connection.ts";
 import type { Duplex } from "./duplex.ts";
 import type { LinkFlowOptions } from "./link_flow.ts";
 import {
@@ -33,15 +38,25 @@ import {
 } from "./reconnecting_link.ts";
 import { attachWebSocket, type WebSocketOptions } from "./websocket.ts";
 
+/** Default cap on the connections one listener (TCP or WebSocket) keeps open at once. */
+export const DEFAULT_MAX_CONNECTIONS = 4096;
+
 /**
  * Options for {@linkcode listenTcp}. `allowRemoteDial` and `consumes` apply to every
- * accepted connection (see {@linkcode LinkFlowOptions}).
+ * accepted connection (see {@linkcode LinkFlowOptions}), and so do the timeouts and write
+ * bounds of {@linkcode ConnectionLimits}.
  */
-export interface ListenTcpOptions extends Omit<LinkFlowOptions, "spawner"> {
+export interface ListenTcpOptions extends Omit<LinkFlowOptions, "spawner">, ConnectionLimits {
   /** Interface to bind. Default `"127.0.0.1"`. */
   hostname?: string;
   /** Port; 0 picks a free one. Default 0. */
   port?: number;
+  /**
+   * Connections open at once; one accepted past it is closed at once, with a warning
+   * logged. Default {@linkcode DEFAULT_MAX_CONNECTIONS} (4096: at ≈ 20 KB per idle
+   * connection, ≈ 80 MB; each connection's partial frame costs only what its peer sent).
+   */
+  maxConnections?: number;
   /** Largest frame body accepted or sent. Default 16 MiB. */
   maxFrameSize?: number;
   /** Called with each accepted connection. */
@@ -73,6 +88,10 @@ export interface TcpListener {
  * registers the TCP transport on `node` so it can route onwards to `1#host:port`. The
  * listener closes with the node (or earlier with `close()`).
  *
+ * The accept loop outlives failed accepts: out of file descriptors (EMFILE/ENFILE) it logs,
+ * backs off (10 ms doubling to 1 s) and keeps accepting. Past `maxConnections` an accepted
+ * connection is closed straight away, with a warning.
+ *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
@@ -101,25 +120,64 @@ export function listenTcp(node: Node, options: ListenTcpOptions = {}): TcpListen
     spawner: flow,
     ...(options.consumes ? { consumes: options.consumes } : {}),
     ...(options.maxFrameSize === undefined ? {} : { maxFrameSize: options.maxFrameSize }),
+    ...limitsOf(options),
   };
+  const maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+  let wake: (() => void) | undefined;
   const accepting = (async () => {
-    try {
-      for await (const conn of listener) {
-        const remote = conn.remoteAddr;
-        const connection = attachDuplex(node, tcpDuplex(conn), {
-          ...attach,
-          peer: `${remote.hostname}:${remote.port}`,
+    let delay = 0;
+    while (!closing) {
+      let conn: Deno.TcpConn;
+      try {
+        conn = await listener.accept();
+        delay = 0;
+      } catch (error) {
+        if (closing || error instanceof Deno.errors.BadResource) break;
+        // EMFILE/ENFILE (or another failed accept): the listener itself is fine, so wait for
+        // descriptors to come back instead of ending the loop.
+        delay = Math.min(ACCEPT_BACKOFF_MAX, delay === 0 ? ACCEPT_BACKOFF_MIN : delay * 2);
+        node.logger.warn("TCP accept failed, retrying", { error, retryInMs: delay });
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, delay);
+          wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
         });
-        connections.add(connection);
-        void connection.closed.then(() => connections.delete(connection));
-        options.onConnection?.(connection);
+        wake = undefined;
+        continue;
       }
-    } catch (error) {
-      if (!closing) node.logger.warn("TCP listener failed", { error });
+      const remote = conn.remoteAddr;
+      const peer = `${remote.hostname}:${remote.port}`;
+      if (connections.size >= maxConnections) {
+        node.logger.warn("connection refused: the listener is at its connection limit", {
+          peer,
+          maxConnections,
+        });
+        closeQuietly(conn);
+        continue;
+      }
+      let connection: Connection;
+      try {
+        connection = attachDuplex(node, tcpDuplex(conn), { ...attach, peer });
+      } catch (error) {
+        // The node is closing: nothing can take the connection.
+        node.logger.warn("connection refused", { peer, error });
+        closeQuietly(conn);
+        continue;
+      }
+      connections.add(connection);
+      void connection.closed.then(() => connections.delete(connection));
+      try {
+        options.onConnection?.(connection);
+      } catch (error) {
+        node.logger.error("onConnection callback failed", { peer, error });
+      }
     }
   })();
   const close = (): Promise<void> => {
     closing ??= (async () => {
+      wake?.();
       unhook();
       try {
         listener.close();
@@ -145,14 +203,36 @@ export function listenTcp(node: Node, options: ListenTcpOptions = {}): TcpListen
 
 /**
  * Options for {@linkcode connectTcp} and {@linkcode useTcpTransport}; the flow options apply
- * to every connection opened (see {@linkcode LinkFlowOptions}).
+ * to every connection opened (see {@linkcode LinkFlowOptions}), and so do the bounds of
+ * {@linkcode ConnectionLimits}.
  */
-export interface TcpOptions extends LinkFlowOptions {
+export interface TcpOptions extends LinkFlowOptions, ConnectionLimits {
   /** Largest frame body accepted or sent. Default 16 MiB. */
   maxFrameSize?: number;
 }
 
 const pools = new WeakMap<Node, ConnectionPool>();
+/** First and longest pause of the accept loop after a failed accept, in ms. */
+const ACCEPT_BACKOFF_MIN = 10;
+const ACCEPT_BACKOFF_MAX = 1000;
+
+function limitsOf(options: ConnectionLimits): ConnectionLimits {
+  const out: ConnectionLimits = {};
+  if (options.firstByteTimeout !== undefined) out.firstByteTimeout = options.firstByteTimeout;
+  if (options.frameTimeout !== undefined) out.frameTimeout = options.frameTimeout;
+  if (options.idleTimeout !== undefined) out.idleTimeout = options.idleTimeout;
+  if (options.writeTimeout !== undefined) out.writeTimeout = options.writeTimeout;
+  if (options.maxWriteBuffer !== undefined) out.maxWriteBuffer = options.maxWriteBuffer;
+  return out;
+}
+
+function closeQuietly(conn: Deno.Conn): void {
+  try {
+    conn.close();
+  } catch {
+    // already closed
+  }
+}
 
 /**
  * Registers the TCP transport (type 1) on `node`, once, so routes starting with
@@ -269,7 +349,12 @@ async function openTcp(node: Node, peer: string, options: TcpOptions): Promise<C
     throw new TransportError("connect-failed", `could not connect to ${peer}`, { cause: error });
   }
   conn.setNoDelay(true);
-  return attachDuplex(node, tcpDuplex(conn), { ...options, peer });
+  try {
+    return attachDuplex(node, tcpDuplex(conn), { ...options, peer });
+  } catch (error) {
+    closeQuietly(conn);
+    throw error;
+  }
 }
 
 /**
@@ -310,6 +395,12 @@ export function tcpDuplex(conn: Deno.Conn): Duplex {
 export interface WebSocketHandlerOptions extends Omit<WebSocketOptions, "spawner"> {
   /** Called with each accepted connection. */
   onConnection?: (connection: Connection) => void;
+  /**
+   * WebSocket connections open at once through this handler; an upgrade request past it
+   * gets 503 without an upgrade, with a warning logged. Default
+   * {@linkcode DEFAULT_MAX_CONNECTIONS} (4096).
+   */
+  maxConnections?: number;
 }
 
 /**
@@ -352,20 +443,181 @@ export function webSocketHandler(
   node: Node,
   options: WebSocketHandlerOptions = {},
 ): WebSocketHandler {
-  const { onConnection, ...rest } = options;
+  const { onConnection, maxConnections = DEFAULT_MAX_CONNECTIONS, ...rest } = options;
   const flow = node.flowControls.createFlow({
     label: "websocket listener",
     allowRemoteDial: options.allowRemoteDial ?? false,
   });
   const wsOptions: WebSocketOptions = { ...rest, spawner: flow };
+  let open = 0;
+  // Never throws: a throw would reach Deno.serve's onError (and a bad request is the peer's).
   const handle = (req: Request): Response => {
     if (req.headers.get("upgrade")?.toLowerCase() !== "websocket") {
       return new Response("expected a WebSocket upgrade", { status: 426 });
     }
-    const { socket, response } = Deno.upgradeWebSocket(req);
-    const connection = attachWebSocket(node, socket, wsOptions);
-    onConnection?.(connection);
-    return response;
+    if (open >= maxConnections) {
+      node.logger.warn("connection refused: the listener is at its connection limit", {
+        maxConnections,
+      });
+      return new Response("too many connections", { status: 503 });
+    }
+    let upgraded: { socket: WebSocket; response: Response };
+    try {
+      upgraded = Deno.upgradeWebSocket(req);
+    } catch (error) {
+      node.logger.warn("WebSocket upgrade refused", { error });
+      return new Response("bad WebSocket upgrade", { status: 400 });
+    }
+    let connection: Connection;
+    try {
+      connection = attachWebSocket(node, upgraded.socket, wsOptions);
+    } catch (error) {
+      node.logger.warn("connection refused", { error });
+      return new Response("unavailable", { status: 503 });
+    }
+    open++;
+    void connection.closed.then(() => open--);
+    try {
+      onConnection?.(connection);
+    } catch (error) {
+      node.logger.error("onConnection callback failed", { error });
+    }
+    return upgraded.response;
   };
   return Object.assign(handle, { flow });
+}
+
+/** Options for {@linkcode serveWebSocket}: where to listen, and the handler's options. */
+export interface ServeWebSocketOptions extends WebSocketHandlerOptions {
+  /** Interface to bind. Default `"127.0.0.1"`. */
+  hostname?: string;
+  /** Port; 0 picks a free one (kept across restarts). Default 0. */
+  port?: number;
+}
+
+/** A supervised WebSocket server attached to a node; see {@linkcode serveWebSocket}. */
+export interface WebSocketServer {
+  /** Same as `close()`, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void>;
+  /** The bound address. */
+  readonly addr: Deno.NetAddr;
+  /** The bound port. */
+  readonly port: number;
+  /** The spawner flow of every connection the server accepts (as `TcpListener.flow`). */
+  readonly flow: Flow;
+  /** Connections accepted and still open. */
+  readonly connections: ReadonlySet<Connection>;
+  /** How many times the server was started again after `Deno.serve` failed. */
+  readonly restarts: number;
+  /** Stops serving and closes the accepted connections. */
+  close(): Promise<void>;
+}
+
+/**
+ * Serves {@linkcode webSocketHandler} with `Deno.serve`, supervised. `Deno.serve` ends for
+ * good when an accept fails (out of file descriptors: EMFILE/ENFILE), and rejects its
+ * `finished` promise, which unobserved ends the process; here the failure is logged and the
+ * server started again on the same port after a backoff (10 ms doubling to 1 s), so
+ * connections are refused for a moment rather than forever. Closes with the node.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Node, startEcho } from "@sealroute/sealroute/routing";
+ * import { connectWebSocket } from "@sealroute/sealroute/transport";
+ * import { serveWebSocket } from "@sealroute/sealroute/transport/deno";
+ *
+ * await using server = new Node();
+ * await using ws = serveWebSocket(server);
+ * startEcho(server, { consumes: [ws.flow] });
+ * await using client = new Node();
+ * const link = await connectWebSocket(client, `ws://127.0.0.1:${ws.port}`);
+ * const reply = await client.request(link.route.append("echo"), new Uint8Array([9]), { timeout: 2000 });
+ * assert(reply.payload[0] === 9 && ws.connections.size === 1);
+ * ```
+ */
+export function serveWebSocket(node: Node, options: ServeWebSocketOptions = {}): WebSocketServer {
+  const { hostname = "127.0.0.1", port = 0, onConnection, ...handlerOptions } = options;
+  const connections = new Set<Connection>();
+  const handler = webSocketHandler(node, {
+    ...handlerOptions,
+    onConnection: (connection) => {
+      connections.add(connection);
+      void connection.closed.then(() => connections.delete(connection));
+      onConnection?.(connection);
+    },
+  });
+  let closing: Promise<void> | undefined;
+  let restarts = 0;
+  let wake: (() => void) | undefined;
+  const start = (at: number): Deno.HttpServer<Deno.NetAddr> =>
+    Deno.serve({
+      hostname,
+      port: at,
+      onListen() {},
+      onError(error) {
+        node.logger.error("WebSocket handler failed", { error });
+        return new Response("internal error", { status: 500 });
+      },
+    }, handler);
+  let server = start(port);
+  const addr = server.addr;
+  const supervise = (s: Deno.HttpServer<Deno.NetAddr>): void => {
+    s.finished.then(() => {}, async (error) => {
+      if (closing) return;
+      let delay = ACCEPT_BACKOFF_MIN;
+      node.logger.warn("WebSocket server failed, restarting", { error, retryInMs: delay });
+      while (!closing) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, delay);
+          wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+        wake = undefined;
+        if (closing) return;
+        try {
+          server = start(addr.port);
+          restarts++;
+          node.logger.info("WebSocket server restarted", { port: addr.port });
+          supervise(server);
+          return;
+        } catch (error) {
+          delay = Math.min(ACCEPT_BACKOFF_MAX, delay * 2);
+          node.logger.warn("WebSocket server restart failed, retrying", {
+            error,
+            retryInMs: delay,
+          });
+        }
+      }
+    });
+  };
+  supervise(server);
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      wake?.();
+      unhook();
+      await Promise.all([...connections].map((c) => c.close()));
+      try {
+        await server.shutdown();
+      } catch {
+        // already shut down or failed
+      }
+    })();
+    return closing;
+  };
+  const unhook = node.onClose(close);
+  node.logger.info("WebSocket server started", { hostname: addr.hostname, port: addr.port });
+  return {
+    addr,
+    port: addr.port,
+    flow: handler.flow,
+    connections,
+    get restarts(): number {
+      return restarts;
+    },
+    close,
+    [Symbol.asyncDispose]: close,
+  };
 }

@@ -103,13 +103,13 @@ class FaultyLink {
     const readable = inner.readable.pipeThrough(this.#transform());
     const outgoing = this.#transform();
     void outgoing.readable.pipeTo(inner.writable).catch(() => {});
-    const self = this;
+    const log = () => this.#log;
     this.duplex = {
       readable,
       writable: outgoing.writable,
       seed,
       get log() {
-        return self.#log;
+        return log();
       },
       close: () => this.#close(),
       stall: () => this.#stall(Infinity),

@@ -3,6 +3,9 @@ import { TransportError } from "../errors.ts";
 /** Ockam's `MAX_MESSAGE_SIZE`: 16 MiB (OCKAM_WIRE §2.1). */
 export const DEFAULT_MAX_FRAME_SIZE: number = 16 * 1024 * 1024;
 
+/** First allocation for a frame body split across chunks; it doubles as bytes arrive. */
+const INITIAL_BODY = 64 * 1024;
+
 /** Options for the frame codecs. */
 export interface FramingOptions {
   /** Largest body accepted or sent, in bytes. Default {@linkcode DEFAULT_MAX_FRAME_SIZE}. */
@@ -13,8 +16,10 @@ export interface FramingOptions {
  * Splits a byte stream into `u32` big-endian length-prefixed frames, chunk by chunk.
  *
  * Frames lying whole inside one chunk are returned as views of it; frames split across
- * chunks are assembled into a buffer allocated once their length is known (and checked
- * against the maximum, so a length field cannot make it allocate more than allowed).
+ * chunks are assembled into a buffer of their own. That buffer grows geometrically as the
+ * body's bytes arrive (starting at 64 KiB or what the chunk holds, doubling, never past the
+ * announced length, which is checked against the maximum first), so a length field alone
+ * cannot make the decoder allocate much: memory held stays within twice the bytes received.
  *
  * @example
  * ```ts
@@ -33,7 +38,9 @@ export class FrameDecoder {
   readonly #header = new Uint8Array(4);
   #headerFilled = 0;
   #body: Uint8Array | undefined;
+  #bodyLength = 0;
   #bodyFilled = 0;
+  #frames = 0;
 
   /**
    * Creates a decoder.
@@ -64,6 +71,39 @@ export class FrameDecoder {
    */
   get buffered(): number {
     return this.#headerFilled + this.#bodyFilled;
+  }
+
+  /**
+   * Bytes allocated for the incomplete frame's body (0 when none): at most twice what
+   * arrived of it, or 64 KiB, and never more than its announced length.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { FrameDecoder } from "@sealroute/sealroute/transport";
+   * const decoder = new FrameDecoder();
+   * decoder.push(new Uint8Array([0, 0xff, 0, 0, 1])); // announces 16 MiB - 64 KiB, sends 1 byte
+   * assert(decoder.reserved === 64 * 1024);
+   * ```
+   */
+  get reserved(): number {
+    return this.#body?.length ?? 0;
+  }
+
+  /**
+   * Frames completed so far (a counter, for callers timing each frame).
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { FrameDecoder } from "@sealroute/sealroute/transport";
+   * const decoder = new FrameDecoder();
+   * decoder.push(new Uint8Array([0, 0, 0, 0, 0, 0]));
+   * assert(decoder.frames === 1 && decoder.buffered === 2);
+   * ```
+   */
+  get frames(): number {
+    return this.#frames;
   }
 
   /**
@@ -105,19 +145,31 @@ export class FrameDecoder {
         }
         if (chunk.length - at >= length) {
           out.push(chunk.subarray(at, at + length));
+          this.#frames++;
           at += length;
           continue;
         }
-        this.#body = new Uint8Array(length);
+        // Only what arrived is paid for: a header announcing 16 MiB costs 64 KiB.
+        this.#body = new Uint8Array(Math.min(length, Math.max(INITIAL_BODY, chunk.length - at)));
+        this.#bodyLength = length;
         this.#bodyFilled = 0;
       }
+      const n = Math.min(this.#bodyLength - this.#bodyFilled, chunk.length - at);
+      if (this.#bodyFilled + n > this.#body.length) {
+        const grown = new Uint8Array(
+          Math.min(this.#bodyLength, Math.max(this.#body.length * 2, this.#bodyFilled + n)),
+        );
+        grown.set(this.#body.subarray(0, this.#bodyFilled));
+        this.#body = grown;
+      }
       const body = this.#body;
-      const n = Math.min(body.length - this.#bodyFilled, chunk.length - at);
       body.set(chunk.subarray(at, at + n), this.#bodyFilled);
       this.#bodyFilled += n;
       at += n;
-      if (this.#bodyFilled === body.length) {
+      if (this.#bodyFilled === this.#bodyLength) {
+        // Growth stops at the announced length, so the buffer is exactly the frame.
         out.push(body);
+        this.#frames++;
         this.#body = undefined;
         this.#bodyFilled = 0;
       }
@@ -263,5 +315,164 @@ export class FrameEncoderStream
         controller.enqueue(encodeFrames(chunk instanceof Uint8Array ? [chunk] : chunk, options));
       },
     });
+  }
+}
+
+/** Default time from a connection's start to the peer's first byte (its protocol version), in ms. */
+export const DEFAULT_FIRST_BYTE_TIMEOUT = 10_000;
+/** Default time a started frame may wait for the rest of its bytes, in ms. */
+export const DEFAULT_FRAME_TIMEOUT = 30_000;
+/** Default time with nothing received, between frames, after which a connection closes, in ms. */
+export const DEFAULT_IDLE_TIMEOUT = 300_000;
+
+/**
+ * Read timeouts of a framed byte stream, in milliseconds; 0 disables one. Each expiry closes
+ * the connection with a `TransportError` whose code names it. Only time spent waiting for
+ * the peer counts: while the reader is paused (a full mailbox), the clocks stop.
+ */
+export interface ReadTimeoutOptions {
+  /**
+   * From the connection's start until the peer's first byte (TCP: the protocol version
+   * byte), code `first-byte-timeout`. Stops connections that open and stay silent
+   * (half-open floods). Default {@linkcode DEFAULT_FIRST_BYTE_TIMEOUT} (10 s).
+   */
+  firstByteTimeout?: number;
+  /**
+   * From a frame's first byte until its last, code `frame-timeout`. Stops peers that trickle
+   * bytes and never finish a frame (slowloris). A maximum-size frame (16 MiB) needs about
+   * 560 KB/s to arrive within the default; raise it for slow links with large frames.
+   * Default {@linkcode DEFAULT_FRAME_TIMEOUT} (30 s).
+   */
+  frameTimeout?: number;
+  /**
+   * Between frames with nothing received at all, code `idle-timeout`. Sealroute peers send a
+   * heartbeat every few seconds, so only peers that never do (and leaked half-open links)
+   * reach it. Default {@linkcode DEFAULT_IDLE_TIMEOUT} (5 minutes).
+   */
+  idleTimeout?: number;
+}
+
+/** A BYOB read starts with this buffer; a read that fills it switches to the large one. */
+const SMALL_READ = 4 * 1024;
+/** Buffer of reads while data keeps coming; dropped once a read returns little. */
+const LARGE_READ = 256 * 1024;
+
+/**
+ * Internal: reads a connection's chunks with the {@linkcode ReadTimeoutOptions} applied, from
+ * a byte stream into a buffer sized to the traffic (4 KiB while idle, so an idle connection
+ * pins little; 256 KiB while data keeps coming) or from any other stream as it comes. A
+ * chunk from a byte stream is a view of a buffer the next read reuses.
+ */
+export class ChunkReader {
+  readonly #reader: ReadableStreamDefaultReader<Uint8Array> | ReadableStreamBYOBReader;
+  readonly #first: number;
+  readonly #frame: number;
+  readonly #idle: number;
+  readonly #peer: string;
+  readonly #start = Date.now();
+  #small: ArrayBuffer | undefined;
+  #large: ArrayBuffer | undefined;
+  #useLarge = false;
+  #partialAfter = -1;
+  #partialWaited = 0;
+
+  /** Reads from `reader`; `peer` labels error messages. */
+  constructor(
+    reader: ReadableStreamDefaultReader<Uint8Array> | ReadableStreamBYOBReader,
+    options: ReadTimeoutOptions & { peer: string },
+  ) {
+    this.#reader = reader;
+    this.#first = options.firstByteTimeout ?? DEFAULT_FIRST_BYTE_TIMEOUT;
+    this.#frame = options.frameTimeout ?? DEFAULT_FRAME_TIMEOUT;
+    this.#idle = options.idleTimeout ?? DEFAULT_IDLE_TIMEOUT;
+    this.#peer = options.peer;
+  }
+
+  /**
+   * The next chunk. Pass `undefined` until the peer's first byte was seen, then the decoder
+   * the chunks feed, whose state tells which timeout applies.
+   *
+   * @throws {TransportError} code `first-byte-timeout`, `frame-timeout` or `idle-timeout`.
+   */
+  async read(decoder: FrameDecoder | undefined): Promise<ReadableStreamReadResult<Uint8Array>> {
+    const now = Date.now();
+    let limit: number;
+    let partial = false;
+    if (decoder === undefined) {
+      limit = this.#first > 0 ? Math.max(0, this.#start + this.#first - now) : 0;
+      if (this.#first > 0 && limit === 0) throw this.#expired("first-byte-timeout");
+    } else if (decoder.buffered > 0) {
+      partial = true;
+      // The same frame is still incomplete as long as no frame completed since.
+      if (decoder.frames !== this.#partialAfter) {
+        this.#partialAfter = decoder.frames;
+        this.#partialWaited = 0;
+      }
+      limit = this.#frame > 0 ? Math.max(0, this.#frame - this.#partialWaited) : 0;
+      if (this.#frame > 0 && limit === 0) throw this.#expired("frame-timeout", decoder);
+    } else {
+      this.#partialAfter = -1;
+      limit = this.#idle;
+    }
+    const read = this.#next();
+    if (limit === 0) return await read;
+    // A read abandoned on timeout settles when the connection cancels the reader.
+    read.catch(() => {});
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      return await Promise.race([
+        read,
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => {
+            reject(
+              this.#expired(
+                decoder === undefined
+                  ? "first-byte-timeout"
+                  : partial
+                  ? "frame-timeout"
+                  : "idle-timeout",
+                decoder,
+              ),
+            );
+          }, limit);
+        }),
+      ]);
+    } finally {
+      clearTimeout(timer);
+      if (partial) this.#partialWaited += Date.now() - now;
+    }
+  }
+
+  #next(): Promise<ReadableStreamReadResult<Uint8Array>> {
+    if (!(this.#reader instanceof ReadableStreamBYOBReader)) return this.#reader.read();
+    const large = this.#useLarge;
+    const size = large ? LARGE_READ : SMALL_READ;
+    const buffer = (large ? this.#large : this.#small) ?? new ArrayBuffer(size);
+    return this.#reader.read(new Uint8Array(buffer, 0, size)).then((result) => {
+      const value = result.value;
+      if (value) {
+        // BYOB reads transfer the buffer: keep the one handed back for the next read.
+        if (large) {
+          this.#large = value.buffer as ArrayBuffer;
+          if (value.length < SMALL_READ) {
+            this.#useLarge = false;
+            this.#large = undefined;
+          }
+        } else {
+          this.#small = value.buffer as ArrayBuffer;
+          if (value.length === size) this.#useLarge = true;
+        }
+      }
+      return result;
+    });
+  }
+
+  #expired(code: string, decoder?: FrameDecoder): TransportError {
+    const message = code === "first-byte-timeout"
+      ? `no byte from ${this.#peer} within ${this.#first} ms of connecting`
+      : code === "frame-timeout"
+      ? `a frame from ${this.#peer} stayed incomplete for ${this.#frame} ms (${decoder?.buffered} bytes held)`
+      : `nothing received from ${this.#peer} for ${this.#idle} ms`;
+    return new TransportError(code, message);
   }
 }

@@ -26,17 +26,24 @@
  */
 export { type Duplex, memoryDuplexPair } from "./duplex.ts";
 export {
+  DEFAULT_FIRST_BYTE_TIMEOUT,
+  DEFAULT_FRAME_TIMEOUT,
+  DEFAULT_IDLE_TIMEOUT,
   DEFAULT_MAX_FRAME_SIZE,
   encodeFrames,
   FrameDecoder,
   FrameDecoderStream,
   FrameEncoderStream,
   type FramingOptions,
+  type ReadTimeoutOptions,
 } from "./framing.ts";
 export {
   attachDuplex,
   type AttachOptions,
   type Connection,
+  type ConnectionLimits,
+  DEFAULT_MAX_WRITE_BUFFER,
+  DEFAULT_WRITE_TIMEOUT,
   TCP_PROTOCOL_VERSION,
 } from "./connection.ts";
 export { linkFlow, type LinkFlowOptions } from "./link_flow.ts";

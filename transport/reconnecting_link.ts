@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { type Deferred, deferred } from "../_deferred.ts";
 import { TransportError } from "../errors.ts";
 import { Address, type Flow, type Node, Route, type WorkerContext } from "../routing/mod.ts";
 import type { Connection } from "./connection.ts";
@@ -112,7 +113,7 @@ class Link implements ReconnectingLink {
   readonly #peer: string;
   readonly #listeners = new Set<(event: LinkEvent) => void>();
   #current: Connection | undefined;
-  #up: PromiseWithResolvers<Connection> = Promise.withResolvers();
+  #up: Deferred<Connection> = deferred();
   #reconnects = 0;
   #stopped = false;
   #wake: (() => void) | undefined;
@@ -199,7 +200,7 @@ class Link implements ReconnectingLink {
   async #lost(connection: Connection, reason: Error): Promise<void> {
     if (this.#current !== connection) return;
     this.#current = undefined;
-    this.#up = Promise.withResolvers();
+    this.#up = deferred();
     this.#up.promise.catch(() => {});
     if (this.#stopped) return;
     this.#emit({ type: "lost", reason, peer: this.#peer });

@@ -11,7 +11,7 @@ import {
   WS,
 } from "../routing/mod.ts";
 import { ConnectionPool } from "./_pool.ts";
-import type { Connection } from "./connection.ts";
+import { type Connection, type ConnectionLimits, DEFAULT_WRITE_TIMEOUT } from "./connection.ts";
 import { linkFlow, type LinkFlowOptions } from "./link_flow.ts";
 import { Liveness, type LivenessOptions } from "./liveness.ts";
 import {
@@ -19,11 +19,17 @@ import {
   reconnectingLink,
   type ReconnectOptions,
 } from "./reconnecting_link.ts";
-import { DEFAULT_MAX_FRAME_SIZE } from "./framing.ts";
+import { DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_FRAME_SIZE } from "./framing.ts";
 
 /** Options for {@linkcode attachWebSocket} and {@linkcode connectWebSocket}. */
-export interface WebSocketOptions extends LinkFlowOptions, LivenessOptions {
-  /** Largest message accepted or sent, in bytes. Default 16 MiB. */
+export interface WebSocketOptions
+  extends LinkFlowOptions, LivenessOptions, Pick<ConnectionLimits, "idleTimeout" | "writeTimeout"> {
+  /**
+   * Largest message accepted or sent, in bytes; a larger one received closes the connection
+   * with `frame-too-large`. The WebSocket API hands over only whole messages, so this is
+   * checked once one has arrived (the runtime's own limit bounds what it buffers before).
+   * Default 16 MiB.
+   */
   maxMessageSize?: number;
   /** A label for log lines (e.g. the URL). */
   peer?: string;
@@ -215,12 +221,18 @@ class WebSocketConnection implements Connection {
   #resolveClosed!: (reason: Error) => void;
   #tearingDown = false;
   readonly #liveness: Liveness;
+  readonly #writeTimeout: number;
+  readonly #idleTimeout: number;
+  #lastReceived = Date.now();
+  #idleTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(node: Node, socket: WebSocket, options: WebSocketOptions) {
     this.#node = node;
     this.#socket = socket;
     this.#max = options.maxMessageSize ?? DEFAULT_MAX_FRAME_SIZE;
     this.#maxQueued = options.maxQueuedBytes ?? 64 * 1024 * 1024;
+    this.#writeTimeout = options.writeTimeout ?? DEFAULT_WRITE_TIMEOUT;
+    this.#idleTimeout = options.idleTimeout ?? DEFAULT_IDLE_TIMEOUT;
     this.address = Address.random();
     this.#peer = options.peer ?? this.address.toString();
     this.route = new Route([this.address]);
@@ -243,7 +255,18 @@ class WebSocketConnection implements Connection {
       );
     });
     this.opened.catch(() => {});
-    socket.addEventListener("message", (event) => this.#onMessage(event));
+    socket.addEventListener("message", (event) => {
+      // Peer input must never throw out of an event handler (that ends the process).
+      try {
+        this.#onMessage(event);
+      } catch (error) {
+        void this.#fail(
+          new TransportError("bad-message", `unprocessable message from ${this.#peer}`, {
+            cause: error,
+          }),
+        );
+      }
+    });
     socket.addEventListener("close", (event) => {
       void this.#fail(
         new TransportError(
@@ -270,6 +293,22 @@ class WebSocketConnection implements Connection {
     });
     this.flow = linkFlow(node, this.address, { ...options, label: this.#peer });
     node.logger.info("connection opened", { peer: this.#peer, sender: this.address.toString() });
+    this.#armIdle(this.#idleTimeout);
+  }
+
+  /** Closes the connection (`idle-timeout`) once nothing arrived for `idleTimeout` ms. */
+  #armIdle(ms: number): void {
+    if (this.#idleTimeout <= 0) return;
+    this.#idleTimer = setTimeout(() => {
+      const silent = Date.now() - this.#lastReceived;
+      if (silent < this.#idleTimeout) return this.#armIdle(this.#idleTimeout - silent);
+      const error = new TransportError(
+        "idle-timeout",
+        `nothing received from ${this.#peer} for ${this.#idleTimeout} ms`,
+      );
+      this.#node.logger.warn("connection lost", { peer: this.#peer, reason: error });
+      void this.#fail(error);
+    }, ms);
   }
 
   close(): Promise<void> {
@@ -290,6 +329,7 @@ class WebSocketConnection implements Connection {
 
   #onMessage(event: MessageEvent): void {
     this.#liveness.received();
+    this.#lastReceived = Date.now();
     if (this.#tearingDown) return;
     if (!(event.data instanceof ArrayBuffer)) {
       void this.#fail(
@@ -382,15 +422,29 @@ class WebSocketConnection implements Connection {
     }
     this.#socket.send(bytes as Uint8Array<ArrayBuffer>);
     this.#liveness.sent();
-    // WebSocket has no write promise: poll bufferedAmount for backpressure (bounded waits).
-    for (let i = 0; i < 10_000 && this.#socket.bufferedAmount > HIGH_WATER; i++) {
-      if (this.#socket.readyState !== WebSocket.OPEN || this.#tearingDown) break;
-      await new Promise((resolve) => setTimeout(resolve, 1));
+    // WebSocket has no write promise: poll bufferedAmount for backpressure. A peer that
+    // stops reading keeps it high; past the write timeout the connection closes rather
+    // than buffer without bound (or hold the sender, and what waits on it, forever).
+    const deadline = Date.now() + this.#writeTimeout;
+    for (let wait = 1; this.#socket.bufferedAmount > HIGH_WATER; wait = Math.min(wait * 2, 50)) {
+      if (this.#socket.readyState !== WebSocket.OPEN || this.#tearingDown) return;
+      if (this.#writeTimeout > 0 && Date.now() >= deadline) {
+        const error = new TransportError(
+          "write-timeout",
+          `${this.#socket.bufferedAmount} bytes to ${this.#peer} unsent for ${this.#writeTimeout} ms`,
+        );
+        this.#node.logger.warn("connection lost", { peer: this.#peer, reason: error });
+        // Not awaited: stopping this worker waits for this very handler.
+        void this.#fail(error);
+        return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, wait));
     }
   }
 
   async #teardown(reason: Error | undefined): Promise<void> {
     this.#liveness.stop();
+    clearTimeout(this.#idleTimer);
     this.#tearingDown = true;
     const why = this.#reason ?? reason ??
       new TransportError("connection-closed", `connection to ${this.#peer} closed`);

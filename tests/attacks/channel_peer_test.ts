@@ -9,7 +9,6 @@ import { startEcho } from "../../routing/echo.ts";
 import type { Logger } from "../../routing/logger.ts";
 import { Node } from "../../routing/node.ts";
 import type { RoutedMessage } from "../../routing/routed_message.ts";
-import { CipherState } from "../../channel/cipher_state.ts";
 import { createSecureChannel } from "../../channel/create_secure_channel.ts";
 import { Decryptor } from "../../channel/decryptor.ts";
 import { Encryptor } from "../../channel/encryptor.ts";
@@ -96,13 +95,30 @@ const address = (name: string) => [0, new TextEncoder().encode(name)];
 function hostileFrames(): [string, Uint8Array][] {
   const longRoute = Array.from({ length: 125_000 }, () => address("a"));
   // [[0, [[[[…]]]]], h''] with 5,000 arrays of one inside each other.
-  const deep = new Uint8Array([0x82, 0x82, 0x00, 0x81, ...new Uint8Array(5000).fill(0x81), 0x80, 0x40]);
+  const deep = new Uint8Array([
+    0x82,
+    0x82,
+    0x00,
+    0x81,
+    ...new Uint8Array(5000).fill(0x81),
+    0x80,
+    0x40,
+  ]);
   return [
-    ["a Payload whose return route has 125k addresses", plaintext(0, [[[address("echo")], longRoute, new Uint8Array([1])]])],
-    ["a Payload whose onward route has 125k addresses", plaintext(0, [[longRoute, [], new Uint8Array([1])]])],
+    [
+      "a Payload whose return route has 125k addresses",
+      plaintext(0, [[[address("echo")], longRoute, new Uint8Array([1])]]),
+    ],
+    [
+      "a Payload whose onward route has 125k addresses",
+      plaintext(0, [[longRoute, [], new Uint8Array([1])]]),
+    ],
     ["a Payload with an empty onward route", plaintext(0, [[[], [], new Uint8Array([1])]])],
     ["a Payload to no worker", plaintext(0, [[[address("nobody")], [], new Uint8Array([1])]])],
-    ["a Payload with a transport type of 300", plaintext(0, [[[[300, new Uint8Array(1)]], [], new Uint8Array()]])],
+    [
+      "a Payload with a transport type of 300",
+      plaintext(0, [[[[300, new Uint8Array(1)]], [], new Uint8Array()]]),
+    ],
     ["a Payload whose payload is text", plaintext(0, [[[address("echo")], [], "text"]])],
     ["a Payload with too few fields", plaintext(0, [[[address("echo")], []]])],
     ["an unknown variant", plaintext(7, [[]])],
@@ -112,7 +128,10 @@ function hostileFrames(): [string, Uint8Array][] {
     ["a RefreshCredentials that is not [history, credentials]", plaintext(1, [[1, 2, 3]])],
     ["a RefreshCredentials with a malformed history", plaintext(1, [[[1], []]])],
     ["a RefreshCredentials with an empty history", plaintext(1, [[[], []]])],
-    ["a RefreshCredentials with credentials that are not credentials", plaintext(1, [[[[new Uint8Array(3), [1, new Uint8Array(64)]]], [7, 8]]])],
+    [
+      "a RefreshCredentials with credentials that are not credentials",
+      plaintext(1, [[[[new Uint8Array(3), [1, new Uint8Array(64)]]], [7, 8]]]),
+    ],
     ["a Close with fields", plaintext(2, [[1]])],
   ];
 }

@@ -136,12 +136,9 @@ Deno.test("relay bounds over WebSocket: a 64 KiB name is refused relay-limit wit
   const attacker = new Node();
   try {
     const link = await connectWebSocket(attacker, `ws://127.0.0.1:${server.http.addr.port}`);
-    const started = performance.now();
     const reply = await register(attacker, link, "x".repeat(64 * 1024));
-    const elapsed = performance.now() - started;
     assert.match(reply, /^error:relay-limit: /);
     assert(reply.length < 200, `a reply of ${reply.length} chars`);
-    assert(elapsed < 2000, `answered in ${elapsed.toFixed(0)} ms`);
     assert.equal(server.service.relays().length, 0);
     // 128 bytes is still a name; the same connection registers it.
     const name = "y".repeat(128);

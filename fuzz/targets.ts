@@ -1,0 +1,541 @@
+// Every decoder and parser that reads bytes or text a peer (or a configuration file) can
+// choose, as a fuzz target: an input arbitrary and a function that decodes it. A target
+// passes when every case returns or throws a SealrouteError; any other throw — including
+// the invariants checked here (re-encoding, framing arithmetic) — is a failure.
+import { encode as cborEncode } from "cborg";
+import fc from "fast-check";
+import { fromHex } from "../_bytes.ts";
+import { decodeChannelMessage, encodeChannelMessage } from "../channel/messages.ts";
+import { HandshakeState } from "../channel/handshake_state.ts";
+import { OCKAM_XX_PROTOCOL_NAME } from "../channel/suite.ts";
+import {
+  abacEnvironment,
+  decodeChangeData,
+  decodeChangeHistory,
+  decodeCredential,
+  decodeCredentialData,
+  decodeExpr,
+  decodeIdentityAndCredentials,
+  decodePurposeKeyAttestation,
+  decodePurposeKeyAttestationData,
+  decodeRefreshCredentials,
+  decodeVersionedData,
+  encodeCredential,
+  encodeExpr,
+  evalExpr,
+  evaluateAbacPolicy,
+  type Expr,
+  importIdentity,
+  parseBooleanExpr,
+  parseExpr,
+  parsePolicyText,
+  printExpr,
+  verifyCredential,
+  verifyIdentityAndCredentials,
+} from "../identity/mod.ts";
+import {
+  Address,
+  decodeBareString,
+  decodeTcpMessage,
+  decodeTransportMessage,
+  decodeVarint,
+  encodeTcpMessage,
+  encodeTransportMessage,
+  Route,
+  RoutedMessage,
+} from "../routing/mod.ts";
+import { encodeFrames, FrameDecoder } from "../transport/framing.ts";
+import { SealrouteError } from "../errors.ts";
+import { bytesFor, textFor } from "./mutate.ts";
+import fixturesJson from "./testdata/fixtures.json" with { type: "json" };
+import identityVectors from "../identity/testdata/ockam_vectors.json" with { type: "json" };
+import handshakeVectors from "../channel/testdata/ockam_handshake.json" with { type: "json" };
+
+/** One fuzz target. */
+export interface Target {
+  /** Name for `--target`. */
+  readonly name: string;
+  /** What is decoded, in a few words. */
+  readonly what: string;
+  /** The property, over the target's inputs; `run.ts` wraps it with the checks. */
+  readonly property: (
+    check: <T>(input: T, run: () => unknown) => Promise<void> | void,
+  ) => fc.IProperty<[unknown]> | fc.IAsyncProperty<[unknown]>;
+  /** Whether the property is asynchronous. */
+  readonly async: boolean;
+}
+
+const encoder = new TextEncoder();
+const fixtures = fixturesJson as Record<string, string | number>;
+const hex = (name: string): Uint8Array => fromHex(fixtures[name] as string);
+const clock = () => fixtures.clock as number;
+
+function syncTarget<T>(
+  name: string,
+  what: string,
+  input: fc.Arbitrary<T>,
+  run: (input: T) => unknown,
+): Target {
+  return {
+    name,
+    what,
+    async: false,
+    property: (check) =>
+      fc.property(input as fc.Arbitrary<unknown>, (x) => {
+        check(x, () => run(x as T));
+      }),
+  };
+}
+
+function asyncTarget<T>(
+  name: string,
+  what: string,
+  input: fc.Arbitrary<T>,
+  run: (input: T) => Promise<unknown>,
+): Target {
+  return {
+    name,
+    what,
+    async: true,
+    property: (check) =>
+      fc.asyncProperty(input as fc.Arbitrary<unknown>, async (x) => {
+        await check(x, () => run(x as T));
+      }),
+  };
+}
+
+// The value of `f`, or the typed error it threw; anything else is rethrown (a failure).
+function attempt(f: () => unknown): unknown {
+  try {
+    return f();
+  } catch (error) {
+    if (error instanceof SealrouteError) return error;
+    throw error;
+  }
+}
+
+function fail(message: string): never {
+  throw new Error(`invariant broken: ${message}`);
+}
+
+function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function sameMessage(a: RoutedMessage, b: RoutedMessage): boolean {
+  return a.onwardRoute.equals(b.onwardRoute) && a.returnRoute.equals(b.returnRoute) &&
+    equalBytes(a.payload, b.payload);
+}
+
+// ---- seeds ----
+
+const routes = [
+  Route.EMPTY,
+  Route.from("echo"),
+  Route.from("1#127.0.0.1:4000", "0123456789abcdef0123456789abcdef"),
+  new Route(Array.from({ length: 64 }, (_, i) => new Address(i % 4, `hop-${i}`))),
+  new Route([new Address(255, new Uint8Array(1024).fill(0x61)), new Address(0, new Uint8Array())]),
+];
+const messages = [
+  new RoutedMessage({ onwardRoute: routes[1]!, payload: new Uint8Array() }),
+  new RoutedMessage({
+    onwardRoute: routes[2]!,
+    returnRoute: routes[1]!,
+    payload: encoder.encode("hello"),
+  }),
+  new RoutedMessage({
+    onwardRoute: routes[3]!,
+    returnRoute: routes[4]!,
+    payload: new Uint8Array(300),
+  }),
+  new RoutedMessage({
+    onwardRoute: routes[0]!,
+    returnRoute: routes[3]!,
+    payload: new Uint8Array(40),
+  }),
+];
+const tcpSeeds = [
+  ...messages.map((m) => encodeTcpMessage(m)),
+  // With a tracing context (Ockam always sends one), text and null.
+  cborEncode([[[0, encoder.encode("echo")]], [], Uint8Array.of(1), '{"traceparent":"00-1-2-01"}']),
+  fromHex("84808040f6"),
+];
+const bareSeeds = [
+  ...messages.map((m) => encodeTransportMessage(m)),
+  Uint8Array.from([2, 0, 0, 0, 0]),
+  Uint8Array.from([1, 1, 0, 1, 0x61, 0, 1, 7, 1, 2, 0x7b, 0x7d]),
+];
+
+const history = identityVectors.histories.map((h) => fromHex(h.changeHistory));
+const ockamRefresh = fromHex(identityVectors.refreshCredentials.message).subarray(4, -1);
+const exprSeeds = identityVectors.exprs.vectors.map((v) => fromHex(v.cbor));
+
+const policyTexts = [
+  '(= subject.role "operator")',
+  '(and (= resource.trust_context_id subject.trust_context_id) (= subject.ockam-role "enroller"))',
+  '(member? subject.identifier ["Iab" "Icd"])',
+  "(or (not (= subject.a 1)) (< 1 2.5 1e3 -0x10) (exists? subject.b) (if true false true))",
+  "admin or (member and not banned)",
+  ';; comment\n(not (; block ;) (!= "\\u{1F600}\\41" "x"))',
+  "(> [1 2] [1 3] [nan inf])",
+  "= 1 1",
+];
+const policyAlphabet = [
+  "(",
+  ")",
+  "[",
+  "]",
+  '"',
+  " ",
+  "\\",
+  ";",
+  "a",
+  "1",
+  ".",
+  "e",
+  "-",
+  "_",
+  "=",
+  "<",
+  ">",
+  "!=",
+  "and",
+  "or",
+  "not",
+  "if",
+  "member?",
+  "exists?",
+  "subject.role",
+  "true",
+  "0x",
+  "nan",
+  "inf",
+  "\\u{",
+  "}",
+  "$",
+  "\n",
+  "(;",
+  ";)",
+  ";;",
+];
+const routeAlphabet = [
+  "=>",
+  " ",
+  "#",
+  "0",
+  "1",
+  "3",
+  "255",
+  "256",
+  "a",
+  "echo",
+  ":",
+  "127.0.0.1:4000",
+  "\t",
+  "é",
+  "\u0000",
+  "=",
+  ">",
+];
+
+// ---- handshake fixtures: Ockam's keys, this project's payloads ----
+
+const keys = handshakeVectors.cases[0]!;
+const payloadR = hex("identityAndCredentials");
+const payloadI = hex("identityAndCredentials").slice();
+payloadI[payloadI.length - 1]! ^= 1; // a different payload for message 3
+
+function initiator(): Promise<HandshakeState> {
+  return HandshakeState.create({
+    protocolName: OCKAM_XX_PROTOCOL_NAME,
+    initiator: true,
+    staticKey: fromHex(keys.initiator_static),
+    ephemeralKey: fromHex(keys.initiator_ephemeral),
+  });
+}
+
+function responder(): Promise<HandshakeState> {
+  return HandshakeState.create({
+    protocolName: OCKAM_XX_PROTOCOL_NAME,
+    initiator: false,
+    staticKey: fromHex(keys.responder_static),
+    ephemeralKey: fromHex(keys.responder_ephemeral),
+  });
+}
+
+// ---- the targets ----
+
+/** Every fuzz target, in the order `task fuzz` runs them. */
+export async function makeTargets(): Promise<Target[]> {
+  const authority = await importIdentity(hex("authorityChangeHistory"));
+  const i = await initiator();
+  const r = await responder();
+  const m1 = await i.writeMessage();
+  await r.readMessage(m1);
+  const m2 = await r.writeMessage(payloadR);
+  await i.readMessage(m2);
+  const m3 = await i.writeMessage(payloadI);
+  await r.readMessage(m3);
+
+  const identitySeeds = [
+    ...history,
+    hex("authorityChangeHistory"),
+    hex("rotatedChangeHistory"),
+  ];
+  const cborIdentitySeeds = [
+    ...identitySeeds,
+    hex("credential"),
+    hex("purposeKeyAttestation"),
+    hex("identityAndCredentials"),
+    hex("refreshCredentials"),
+    ockamRefresh,
+  ];
+  const frameSeeds = [
+    encodeFrames([]),
+    encodeFrames([new Uint8Array()]),
+    encodeFrames(tcpSeeds.slice(0, 3)),
+    encodeFrames([new Uint8Array(5000).fill(7), new Uint8Array(3)]),
+  ];
+  const channelSeeds = [
+    encodeChannelMessage({ kind: "payload", message: messages[1]! }),
+    encodeChannelMessage({ kind: "payload", message: messages[2]! }),
+    encodeChannelMessage({ kind: "refresh-credentials", body: hex("refreshCredentials") }),
+    encodeChannelMessage({ kind: "close" }),
+    fromHex(identityVectors.refreshCredentials.message),
+  ];
+  const subject = abacEnvironment({
+    identifier: "I" + "ab".repeat(32),
+    attributes: { role: encoder.encode("operator"), "ockam-role": encoder.encode("enroller") },
+    environment: { "resource.trust_context_id": { type: "str", value: "x" } },
+  });
+
+  return [
+    syncTarget(
+      "transport-frames",
+      "FrameDecoder (u32 length-prefixed frames), bytes split into chunks",
+      fc.tuple(bytesFor(frameSeeds, 600), fc.array(fc.nat(700), { maxLength: 6 })),
+      ([bytes, cuts]) => {
+        const decoder = new FrameDecoder({ maxFrameSize: 65_536 });
+        const frames: Uint8Array[] = [];
+        let at = 0;
+        for (const cut of [...cuts.sort((a, b) => a - b), bytes.length]) {
+          const end = Math.min(Math.max(cut, at), bytes.length);
+          for (const f of decoder.push(bytes.subarray(at, end))) frames.push(f.slice());
+          at = end;
+        }
+        // Whatever was returned is exactly a prefix of the input; finish() refuses the
+        // rest, if any (a cut-off frame), and accepts an input that ended on a boundary.
+        const framed = encodeFrames(frames);
+        if (!equalBytes(framed, bytes.subarray(0, framed.length))) fail("frames differ");
+        if (framed.length === bytes.length) decoder.finish();
+        else if (attempt(() => decoder.finish()) === undefined) fail("finish() kept a cut frame");
+        return frames;
+      },
+    ),
+    syncTarget(
+      "tcp-message",
+      "decodeTcpMessage (CBOR routed message)",
+      bytesFor(tcpSeeds),
+      (bytes) => {
+        const m = decodeTcpMessage(bytes);
+        // Decoding is canonical: without a tracing context the bytes re-encode exactly.
+        if (bytes[0] === 0x83 && !equalBytes(encodeTcpMessage(m), bytes)) fail("re-encoding");
+        return m;
+      },
+    ),
+    syncTarget(
+      "bare-message",
+      "decodeTransportMessage (BARE routed message)",
+      bytesFor(bareSeeds),
+      (bytes) => {
+        const m = decodeTransportMessage(bytes);
+        if (!sameMessage(decodeTransportMessage(encodeTransportMessage(m)), m)) fail("round trip");
+        return m;
+      },
+    ),
+    syncTarget(
+      "bare-primitives",
+      "decodeVarint and decodeBareString",
+      bytesFor([
+        Uint8Array.from([0xac, 0x02]),
+        Uint8Array.from([8, ...encoder.encode("register")]),
+        Uint8Array.from([...new Array(9).fill(0xff), 1]),
+      ], 24),
+      (bytes) => [attempt(() => decodeVarint(bytes)), decodeBareString(bytes)],
+    ),
+    syncTarget(
+      "route-text",
+      "Route.parse and Address.parse",
+      textFor(["1#127.0.0.1:4000 => echo", " a=>  3#h:1 ", "0#x => 255#y", "a"], routeAlphabet),
+      (text) => {
+        const address = attempt(() => Address.parse(text));
+        if (address instanceof Address && !Address.parse(address.toString()).equals(address)) {
+          fail("address text round trip");
+        }
+        const route = Route.parse(text);
+        // The text form parses back to the route, unless a value starts or ends with
+        // white space after its `#` (kept, then trimmed when parsed again, as in Ockam).
+        const trimmed = route.toArray().every((a) => a.toString() === a.toString().trim());
+        if (trimmed && !Route.parse(route.toString()).equals(route)) fail("route text round trip");
+        return route;
+      },
+    ),
+    asyncTarget(
+      "handshake-message-1",
+      "HandshakeState.readMessage on a responder waiting for message 1",
+      bytesFor([m1, m1.slice(0, 16), new Uint8Array(64)], 100),
+      async (bytes) => await (await responder()).readMessage(bytes),
+    ),
+    asyncTarget(
+      "handshake-message-2",
+      "HandshakeState.readMessage on an initiator waiting for message 2",
+      bytesFor([m2], 200),
+      async (bytes) => {
+        const hs = await initiator();
+        await hs.writeMessage();
+        return await hs.readMessage(bytes);
+      },
+    ),
+    asyncTarget(
+      "handshake-message-3",
+      "HandshakeState.readMessage on a responder waiting for message 3",
+      bytesFor([m3], 200),
+      async (bytes) => {
+        const hs = await responder();
+        await hs.readMessage(m1);
+        await hs.writeMessage(payloadR);
+        return await hs.readMessage(bytes);
+      },
+    ),
+    asyncTarget(
+      "handshake-out-of-turn",
+      "HandshakeState.readMessage in every other state (writer's turn, complete, failed)",
+      fc.tuple(fc.nat(4), bytesFor([m1, m2, m3], 100)),
+      async ([state, bytes]) => {
+        const hs = state % 2 === 0 ? await initiator() : await responder();
+        if (state === 1 || state === 3) await hs.readMessage(m1); // responder's turn to write
+        if (state === 2) { // complete initiator
+          await hs.writeMessage();
+          await hs.readMessage(m2);
+          await hs.writeMessage(payloadI);
+        }
+        if (state === 3) { // complete responder
+          await hs.writeMessage(payloadR);
+          await hs.readMessage(m3);
+        }
+        if (state === 4) await hs.readMessage(m1).catch(() => {}); // failed initiator
+        return await hs.readMessage(bytes);
+      },
+    ),
+    syncTarget(
+      "identity-and-credentials",
+      "decodeIdentityAndCredentials (handshake payload of messages 2 and 3)",
+      bytesFor(cborIdentitySeeds.slice(-4)),
+      (bytes) => decodeIdentityAndCredentials(bytes),
+    ),
+    asyncTarget(
+      "verify-identity-and-credentials",
+      "verifyIdentityAndCredentials (decode, history, attestation, credentials)",
+      bytesFor([hex("identityAndCredentials")]),
+      async (bytes) =>
+        await verifyIdentityAndCredentials(bytes, {
+          remoteStaticKey: hex("remoteStaticKey"),
+          authorities: [authority],
+          clock,
+        }),
+    ),
+    syncTarget(
+      "refresh-credentials",
+      "decodeRefreshCredentials",
+      bytesFor([hex("refreshCredentials"), ockamRefresh]),
+      (bytes) => decodeRefreshCredentials(bytes),
+    ),
+    syncTarget(
+      "channel-plaintext",
+      "decodeChannelMessage (secure channel plaintext), then its RefreshCredentials body",
+      bytesFor(channelSeeds),
+      (bytes) => {
+        const m = decodeChannelMessage(bytes);
+        if (m.kind === "refresh-credentials") decodeRefreshCredentials(m.body);
+        return m;
+      },
+    ),
+    syncTarget(
+      "change-history",
+      "decodeChangeHistory, then decodeChangeData of each change",
+      bytesFor(identitySeeds),
+      (bytes) => {
+        const changes = decodeChangeHistory(bytes);
+        for (const c of changes) decodeChangeData(c.data);
+        return changes;
+      },
+    ),
+    asyncTarget(
+      "import-identity",
+      "importIdentity (decode and verify a change history)",
+      bytesFor(identitySeeds),
+      async (bytes) => await importIdentity(bytes),
+    ),
+    syncTarget(
+      "purpose-key-attestation",
+      "decodePurposeKeyAttestation, then its data",
+      bytesFor([hex("purposeKeyAttestation")]),
+      (bytes) => decodePurposeKeyAttestationData(decodePurposeKeyAttestation(bytes).data),
+    ),
+    syncTarget(
+      "credential",
+      "decodeCredential, then decodeCredentialData",
+      bytesFor([
+        hex("credential"),
+        ...decodeRefreshCredentials(ockamRefresh).credentials.map(encodeCredential),
+      ]),
+      (bytes) => decodeCredentialData(decodeCredential(bytes).credential.data),
+    ),
+    asyncTarget(
+      "verify-credential",
+      "verifyCredential against the fixture authority",
+      bytesFor([hex("credential")]),
+      async (bytes) => await verifyCredential(bytes, { authorities: [authority], clock }),
+    ),
+    syncTarget(
+      "versioned-data",
+      "decodeVersionedData (the signed envelope of changes, attestations, credentials)",
+      bytesFor([
+        ...identitySeeds.flatMap((h) => decodeChangeHistory(h).map((c) => c.data)),
+        decodeCredential(hex("credential")).credential.data,
+        decodeCredential(hex("credential")).purposeKeyAttestation.data,
+        decodePurposeKeyAttestation(hex("purposeKeyAttestation")).data,
+      ]),
+      (bytes) => decodeVersionedData(bytes),
+    ),
+    syncTarget(
+      "abac-text",
+      "parseExpr, parseBooleanExpr, parsePolicyText, then evalExpr of what parses",
+      textFor(policyTexts, policyAlphabet),
+      (text) => {
+        attempt(() => parseExpr(text));
+        attempt(() => parseBooleanExpr(text));
+        const expr = parsePolicyText(text);
+        attempt(() => parseExpr(printExpr(expr)));
+        evaluateAbacPolicy(expr, { identifier: "I" });
+        return evalExpr(expr, subject);
+      },
+    ),
+    syncTarget(
+      "abac-cbor",
+      "decodeExpr (CBOR policy expression), then evalExpr",
+      bytesFor([
+        ...exprSeeds,
+        encodeExpr(parsePolicyText(policyTexts[3]!)),
+        encodeExpr(parsePolicyText(policyTexts[6]!)),
+      ]),
+      (bytes) => {
+        const expr: Expr = decodeExpr(bytes);
+        if (printExpr(decodeExpr(encodeExpr(expr))) !== printExpr(expr)) fail("re-encoding");
+        return evalExpr(expr, subject);
+      },
+    ),
+  ];
+}
