@@ -44,7 +44,10 @@ Deno.test("RefreshCredentials round-trips its body bytes", () => {
 });
 
 Deno.test("payload messages round-trip with random routes and payloads", () => {
-  const address = fc.tuple(fc.integer({ min: 0, max: 255 }), fc.uint8Array({ maxLength: 40 }));
+  const address = fc.tuple(
+    fc.integer({ min: 0, max: 255 }),
+    fc.uint8Array({ minLength: 1, maxLength: 40 }),
+  );
   fc.assert(
     fc.property(
       fc.array(address, { maxLength: 5 }),
@@ -80,4 +83,59 @@ Deno.test("random bytes decode to a message or a DecodeError, nothing else", () 
     { numRuns: 2000 },
   );
   assert.ok(CLOSE_BYTES.length === 5);
+});
+
+/** Runs `run` with console.log/warn/error/info/debug stubbed; returns what they were given. */
+function consoleDuring(run: () => void): unknown[][] {
+  const said: unknown[][] = [];
+  const names = ["log", "warn", "error", "info", "debug"] as const;
+  const saved = names.map((n) => console[n]);
+  for (const n of names) console[n] = (...args: unknown[]) => void said.push([n, ...args]);
+  try {
+    run();
+  } finally {
+    names.forEach((n, i) => console[n] = saved[i]!);
+  }
+  return said;
+}
+
+Deno.test("decoding never writes to the console, whatever the plaintext holds", () => {
+  // A RefreshCredentials body with maps keyed by arrays and maps: once re-encoded by cborg
+  // (which printed "complex key types" warnings); now sliced out as received.
+  const complex = fromHex("82" + "a1" + "8101" + "02" + "81" + "a1" + "a10102" + "03");
+  const bytes = fromHex("82820181" + toHex(complex) + "40");
+  const said = consoleDuring(() => {
+    const m = decodeChannelMessage(bytes);
+    assert.equal(m.kind, "refresh-credentials");
+    if (m.kind === "refresh-credentials") assert.deepEqual(m.body, complex);
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 64 }), (tail) => {
+        try {
+          decodeChannelMessage(fromHex("82820181" + toHex(tail)));
+        } catch (error) {
+          assert.ok(error instanceof DecodeError, String(error));
+        }
+      }),
+      { numRuns: 2000 },
+    );
+  });
+  assert.deepEqual(said, []);
+});
+
+Deno.test("a route of 125k addresses in a channel plaintext is refused before it is built", () => {
+  const address = [0, new TextEncoder().encode("a")];
+  const longRoute = Array.from({ length: 125_000 }, () => address);
+  for (const [onward, back] of [[longRoute, []], [[address], longRoute]]) {
+    const bytes = encode([[0, [[onward, back, new Uint8Array([1])]]], new Uint8Array()]);
+    assert.throws(
+      () => decodeChannelMessage(bytes),
+      (e) => e instanceof DecodeError && e.code === "route-too-long",
+    );
+  }
+});
+
+Deno.test("trailing bytes, a missing padding and non-shortest heads are bad-cbor", () => {
+  for (const hex of ["828202804000", "82820280", "9802820280" + "40", "82820281014040"]) {
+    assert.throws(() => decodeChannelMessage(fromHex(hex)), DecodeError, hex);
+  }
 });

@@ -233,7 +233,7 @@ Deno.test("every bit flip, truncation and extension of each handshake message is
   let accepted = 0;
   const listener = await createSecureChannelListener(node, "api", {
     identity: server,
-    timeout: 1000,
+    timeout: 4000,
     onRefused: (e) => refusals.push(e),
     onChannel: () => accepted++,
   });
@@ -268,7 +268,7 @@ Deno.test("every bit flip, truncation and extension of each handshake message is
     try {
       const channel = await createSecureChannel(node, [tap, "api"], {
         identity: client,
-        timeout: 1000,
+        timeout: 4000,
       });
       // Only a changed message 3 gets this far: the initiator cannot tell, the responder refuses.
       assert.equal(t.message, 2, `${t.what} went unnoticed by the initiator`);

@@ -31,6 +31,7 @@ import {
 } from "./connection.ts";
 import type { Duplex } from "./duplex.ts";
 import type { LinkFlowOptions } from "./link_flow.ts";
+import type { LivenessOptions } from "./liveness.ts";
 import {
   type ReconnectingLink,
   reconnectingLink,
@@ -204,9 +205,9 @@ export function listenTcp(node: Node, options: ListenTcpOptions = {}): TcpListen
 /**
  * Options for {@linkcode connectTcp} and {@linkcode useTcpTransport}; the flow options apply
  * to every connection opened (see {@linkcode LinkFlowOptions}), and so do the bounds of
- * {@linkcode ConnectionLimits}.
+ * {@linkcode ConnectionLimits} and the heartbeats of {@linkcode LivenessOptions}.
  */
-export interface TcpOptions extends LinkFlowOptions, ConnectionLimits {
+export interface TcpOptions extends LinkFlowOptions, ConnectionLimits, LivenessOptions {
   /** Largest frame body accepted or sent. Default 16 MiB. */
   maxFrameSize?: number;
 }

@@ -18,8 +18,9 @@ export interface FramingOptions {
  * Frames lying whole inside one chunk are returned as views of it; frames split across
  * chunks are assembled into a buffer of their own. That buffer grows geometrically as the
  * body's bytes arrive (starting at 64 KiB or what the chunk holds, doubling, never past the
- * announced length, which is checked against the maximum first), so a length field alone
- * cannot make the decoder allocate much: memory held stays within twice the bytes received.
+ * announced length, which is checked against the maximum first; a bare header allocates
+ * nothing), so a length field alone cannot make the decoder allocate much: memory held stays
+ * within twice the bytes received, or 64 KiB.
  *
  * @example
  * ```ts
@@ -124,7 +125,7 @@ export class FrameDecoder {
     while (at < chunk.length) {
       if (this.#body === undefined) {
         let length: number;
-        if (this.#headerFilled === 0 && chunk.length - at >= 4) {
+        if (this.#headerFilled === 0 && chunk.length - at > 4) {
           length = ((chunk[at]! << 24) | (chunk[at + 1]! << 16) | (chunk[at + 2]! << 8) |
             chunk[at + 3]!) >>> 0;
           at += 4;
@@ -135,6 +136,15 @@ export class FrameDecoder {
           if (this.#headerFilled < 4) break;
           const h = this.#header;
           length = ((h[0]! << 24) | (h[1]! << 16) | (h[2]! << 8) | h[3]!) >>> 0;
+          if (length > this.#max) {
+            throw new TransportError(
+              "frame-too-large",
+              `expected a frame of at most ${this.#max} bytes, got ${length}`,
+            );
+          }
+          // A header with no body byte yet stays held (4 bytes): nothing is allocated
+          // before the body starts to arrive.
+          if (length > 0 && at === chunk.length) break;
           this.#headerFilled = 0;
         }
         if (length > this.#max) {

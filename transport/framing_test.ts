@@ -64,3 +64,63 @@ Deno.test("frame streams round-trip and a truncated stream errors with a Transpo
     (e) => e instanceof TransportError && e.code === "truncated-frame",
   );
 });
+
+Deno.test("a header announcing ~16 MiB followed by 1 byte reserves at most 64 KiB", () => {
+  const decoder = new FrameDecoder();
+  // 0x00fffff0 bytes announced (just under 16 MiB), one body byte sent.
+  assert.deepEqual(decoder.push(new Uint8Array([0, 0xff, 0xff, 0xf0, 7])), []);
+  assert(decoder.reserved <= 64 * 1024, `reserved ${decoder.reserved}`);
+  assert.equal(decoder.buffered, 1);
+  // A bare header, whole or byte by byte, allocates nothing.
+  const bare = new FrameDecoder();
+  assert.deepEqual(bare.push(new Uint8Array([0, 0xff, 0xff, 0xf0])), []);
+  assert.equal(bare.reserved, 0);
+  assert.equal(bare.buffered, 4);
+  assert.throws(() => bare.finish(), (e) => e instanceof TransportError);
+  assert.equal(bare.push(new Uint8Array([9])).length, 0);
+  assert(bare.reserved <= 64 * 1024);
+  assert.equal(bare.buffered as number, 1);
+  const slow = new FrameDecoder();
+  for (const b of [0, 0xff, 0xff, 0xf0]) slow.push(new Uint8Array([b]));
+  assert.equal(slow.reserved, 0);
+  assert.equal(slow.buffered, 4, "a bare header is a partial frame (frame timeout applies)");
+  slow.push(new Uint8Array([7]));
+  assert(slow.reserved <= 64 * 1024);
+});
+
+Deno.test("a partial frame's buffer grows geometrically, within twice the bytes received", () => {
+  const announced = 4 * 1024 * 1024;
+  const decoder = new FrameDecoder();
+  const header = new Uint8Array(4);
+  new DataView(header.buffer).setUint32(0, announced);
+  decoder.push(header);
+  const chunk = new Uint8Array(10_000).fill(3);
+  let received = 0;
+  const sizes = new Set<number>();
+  while (received + chunk.length < announced) {
+    assert.deepEqual(decoder.push(chunk), []);
+    received += chunk.length;
+    assert.equal(decoder.buffered, received);
+    assert(decoder.reserved <= Math.max(64 * 1024, 2 * received), `${decoder.reserved}`);
+    assert(decoder.reserved <= announced);
+    sizes.add(decoder.reserved);
+  }
+  // Doubling: a handful of reallocations, not one per chunk.
+  assert(sizes.size <= 8, `grew ${sizes.size} times`);
+  const rest = new Uint8Array(announced - received).fill(3);
+  const frames = decoder.push(rest);
+  assert.equal(frames.length, 1);
+  assert.equal(frames[0]!.length, announced);
+  assert.equal(decoder.reserved, 0);
+  assert.equal(decoder.frames, 1);
+  decoder.finish();
+});
+
+Deno.test("`frames` counts completed frames across chunks", () => {
+  const decoder = new FrameDecoder();
+  const wire = encodeFrames([new Uint8Array(3), new Uint8Array(70_000), new Uint8Array(0)]);
+  for (let at = 0; at < wire.length; at += 1000) decoder.push(wire.subarray(at, at + 1000));
+  assert.equal(decoder.frames, 3);
+  assert.equal(decoder.buffered, 0);
+  decoder.finish();
+});

@@ -260,7 +260,7 @@ class WebSocketConnection implements Connection {
       try {
         this.#onMessage(event);
       } catch (error) {
-        void this.#fail(
+        this.#refuse(
           new TransportError("bad-message", `unprocessable message from ${this.#peer}`, {
             cause: error,
           }),
@@ -327,19 +327,25 @@ class WebSocketConnection implements Connection {
     await this.closed;
   }
 
+  /** Closes the connection over the peer's input, with the reason logged. */
+  #refuse(error: TransportError): void {
+    this.#node.logger.warn("connection lost", { peer: this.#peer, reason: error });
+    void this.#fail(error);
+  }
+
   #onMessage(event: MessageEvent): void {
     this.#liveness.received();
     this.#lastReceived = Date.now();
     if (this.#tearingDown) return;
     if (!(event.data instanceof ArrayBuffer)) {
-      void this.#fail(
+      this.#refuse(
         new TransportError("bad-message", `expected binary WebSocket messages from ${this.#peer}`),
       );
       return;
     }
     const bytes = new Uint8Array(event.data);
     if (bytes.length > this.#max) {
-      void this.#fail(
+      this.#refuse(
         new TransportError(
           "frame-too-large",
           `expected at most ${this.#max} bytes, got ${bytes.length}`,
@@ -351,7 +357,7 @@ class WebSocketConnection implements Connection {
     try {
       message = decodeTransportMessage(bytes);
     } catch (error) {
-      void this.#fail(
+      this.#refuse(
         new TransportError("bad-message", `undecodable message from ${this.#peer}`, {
           cause: error,
         }),
@@ -369,7 +375,7 @@ class WebSocketConnection implements Connection {
     });
     this.#queuedBytes += bytes.length;
     if (this.#queuedBytes > this.#maxQueued) {
-      void this.#fail(
+      this.#refuse(
         new TransportError(
           "overloaded",
           `more than ${this.#maxQueued} bytes from ${this.#peer} wait for a full mailbox`,
