@@ -28,6 +28,12 @@ import type { Encryptor } from "./encryptor.ts";
 import { type ChannelMessage, decodeChannelMessage, encodeChannelMessage } from "./messages.ts";
 import { errorFields, identityOf, peerLimits } from "./_handshake.ts";
 import {
+  ChannelRoute,
+  DEFAULT_MAX_HELD_BYTES,
+  DEFAULT_MAX_HELD_FRAMES,
+  DEFAULT_ROUTE_LOSS_GRACE,
+} from "./_channel_route.ts";
+import {
   type ChannelPeer,
   DEFAULT_MAX_WAITING_BYTES,
   DEFAULT_MAX_WAITING_FRAMES,
@@ -59,6 +65,9 @@ export interface ChannelParts {
   /** A responder's listener flow, which the channel's own flow is spawned from. */
   spawner?: Flow;
 }
+
+/** How long `close()` waits for messages already accepted to go out, in ms. */
+const CLOSE_DRAIN_TIMEOUT = 5000;
 
 /** A frame waiting aside for its epoch key. */
 interface Waiting {
@@ -115,7 +124,7 @@ export class SecureChannel implements AsyncDisposable {
   #role: "initiator" | "responder";
   #encryptorAddress: Address;
   #decryptorAddress: Address;
-  #remoteRoute: Route;
+  #route: ChannelRoute;
   #lastNonce = 0;
   #encryptor: Encryptor;
   #decryptor: Decryptor;
@@ -132,7 +141,6 @@ export class SecureChannel implements AsyncDisposable {
   #asideLowest = Infinity; // lowest epoch among the frames waiting aside
   #newestRefresh = -1; // nonce of the newest RefreshCredentials decrypted so far
   #isClosed = false;
-  #unwatch: (() => void) | undefined;
   #peerClosed: ChannelError | undefined;
   #closed: Promise<ChannelError | undefined>;
   #resolveClosed!: (reason: ChannelError | undefined) => void;
@@ -143,7 +151,6 @@ export class SecureChannel implements AsyncDisposable {
     this.#role = parts.role;
     this.#encryptorAddress = parts.encryptorAddress;
     this.#decryptorAddress = parts.decryptorAddress;
-    this.#remoteRoute = parts.remoteRoute;
     this.#encryptor = parts.encryptor;
     this.#decryptor = parts.decryptor;
     this.#peer = parts.peer;
@@ -161,29 +168,33 @@ export class SecureChannel implements AsyncDisposable {
       ...(parts.spawner ? { spawner: parts.spawner } : {}),
     });
     this.#node.flowControls.addProducer(this.#encryptorAddress, this.#flow);
-    this.#watchRoute();
+    const options = parts.options;
+    this.#route = new ChannelRoute({
+      node: this.#node,
+      route: parts.remoteRoute,
+      // An initiator's first hop is its own link: gone is gone (a reconnecting link does not
+      // stop when its connection drops). A responder waits for its peer to come back.
+      closeOnLoss: options.closeOnRouteLoss ?? (parts.role === "initiator" ? true : undefined),
+      grace: options.routeLossGrace ?? DEFAULT_ROUTE_LOSS_GRACE,
+      maxHeldFrames: options.maxHeldFrames ?? DEFAULT_MAX_HELD_FRAMES,
+      maxHeldBytes: options.maxHeldBytes ?? DEFAULT_MAX_HELD_BYTES,
+      settle: () => this.#settle(),
+      isClosed: () => this.#isClosed,
+      lost: (error) => {
+        this.#peerClosed ??= error;
+        this.#stop().catch((e) => this.#log("error", "could not stop the channel", e));
+      },
+      log: (level, message, error) => this.#log(level, message, error),
+      peer: this.#peer.identifier,
+    });
   }
 
-  // The first hop of the route to the peer is usually a transport connection's worker;
-  // when it stops with an error (the link is gone) the channel closes with `route-lost`.
-  #watchRoute(): void {
-    this.#unwatch?.();
-    this.#unwatch = undefined;
-    const hop = this.#remoteRoute.next;
-    if (this.#options.closeOnRouteLoss === false || !hop?.isLocal || !this.#node.hasWorker(hop)) {
-      return;
+  // Resolves once every frame that had reached the decryptor is handled.
+  async #settle(): Promise<void> {
+    await this.#node.drained(this.#decryptorAddress);
+    while (this.#inbox.length > 0 && !this.#isClosed) {
+      await Promise.allSettled(this.#inbox);
     }
-    this.#unwatch = this.#node.onWorkerStopped(hop, (reason) => {
-      if (!reason || this.#isClosed) return;
-      this.#peerClosed = new ChannelError(
-        "route-lost",
-        `the link to ${this.#peer.identifier} was lost`,
-        {
-          cause: reason,
-        },
-      );
-      this.#stop().catch((error) => this.#log("error", "could not stop the channel", error));
-    });
   }
 
   /** The local address to route plaintext through: `[channel.address, ...destination]`. */
@@ -198,7 +209,7 @@ export class SecureChannel implements AsyncDisposable {
 
   /** The route frames go out on, to the peer's decryptor. */
   get remoteRoute(): Route {
-    return this.#remoteRoute;
+    return this.#route.route;
   }
 
   /**
@@ -335,11 +346,21 @@ export class SecureChannel implements AsyncDisposable {
   async #sendControl(plaintext: Uint8Array): Promise<void> {
     await Promise.allSettled(this.#outbox);
     const frame = await this.#encryptor.encrypt(plaintext);
-    await this.#node.send(this.#remoteRoute, frame, { from: this.#encryptorAddress });
+    await this.#route.send(frame, this.#encryptorAddress);
   }
 
-  /** Sends Close to the peer (as Ockam does when an encryptor stops) and stops both workers. */
+  /**
+   * Sends Close to the peer (as Ockam does when an encryptor stops) and stops both workers.
+   * Messages already accepted by the channel go out first (waiting at most 5 s for them).
+   */
   async close(): Promise<void> {
+    if (this.#isClosed) return;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      this.#node.drained(this.#encryptorAddress),
+      new Promise<void>((resolve) => timer = setTimeout(resolve, CLOSE_DRAIN_TIMEOUT)),
+    ]);
+    clearTimeout(timer);
     if (this.#isClosed) return;
     try {
       await this.#sendControl(encodeChannelMessage({ kind: "close" }));
@@ -486,8 +507,7 @@ export class SecureChannel implements AsyncDisposable {
     if (!bytes) return;
     // deliver waits for room in the next hop's mailbox (a busy connection), so a burst is
     // held back here, and through the pipeline at the sender, instead of being dropped.
-    const message = new RoutedMessage({ onwardRoute: this.#remoteRoute, payload: bytes });
-    await this.#node.deliver(message).catch((error) => {
+    await this.#route.send(bytes).catch((error) => {
       this.#log("warn", "could not send a frame towards the peer", error);
     });
   }
@@ -513,13 +533,10 @@ export class SecureChannel implements AsyncDisposable {
     switch (message.kind) {
       case "payload": {
         // Responder only (Ockam's roaming): follow the route the newest frame came on.
-        if (this.#role === "responder" && nonce > this.#lastNonce && this.#remoteRoute.last) {
-          const next = frameReturnRoute.append(this.#remoteRoute.last);
+        const last = this.#route.route.last;
+        if (this.#role === "responder" && nonce > this.#lastNonce && last) {
           this.#lastNonce = nonce;
-          if (!next.equals(this.#remoteRoute)) {
-            this.#remoteRoute = next;
-            this.#watchRoute();
-          }
+          this.#route.follow(frameReturnRoute.append(last));
         }
         const inner = message.message;
         const delivered = new RoutedMessage({
@@ -598,7 +615,7 @@ export class SecureChannel implements AsyncDisposable {
     this.#decryptor.close();
     this.#aside = [];
     this.#asideBytes = 0;
-    this.#unwatch?.();
+    this.#route?.close();
     this.#resolveClosed(this.#peerClosed);
   }
 

@@ -30,12 +30,27 @@ export interface SecureChannelOptions {
   /** Encryptions or decryptions in flight per direction before the worker waits. Default 64. */
   maxInFlight?: number;
   /**
-   * Close the channel (`ChannelError` `route-lost`) when the local worker its frames leave
-   * through (a transport connection) stops with an error. Default true. With false the
-   * channel outlives the link: a responder follows the route of the next frame that
-   * arrives, an initiator needs a new route to its peer.
+   * What happens when the local worker the channel's frames leave through (a transport
+   * connection) stops with an error, once the frames that arrived before are handled (so a
+   * Close sent just before a drop is `closed-by-peer`). `true`: the channel closes with
+   * `ChannelError` `route-lost` at once. `false`: it never closes for that. Default: an
+   * initiator closes at once (its link is gone; a reconnecting link does not stop when its
+   * connection drops, only when it gives up); a responder waits `routeLossGrace` ms for the
+   * peer's next frame on a new route, which it then follows (as Ockam's responder does).
+   * While the route is down, outgoing frames wait in a queue bounded by `maxHeldFrames` and
+   * `maxHeldBytes`; when it is full, the channel's worker waits, its mailbox fills and
+   * senders get `RouteError` `mailbox-full`.
    */
   closeOnRouteLoss?: boolean;
+  /**
+   * How long a responder waits for its peer on a new route after its link was lost, in ms,
+   * before it closes with `route-lost`; 0 closes at once. Default 30 s.
+   */
+  routeLossGrace?: number;
+  /** Frames held while the route is down, at most. Default 1024. */
+  maxHeldFrames?: number;
+  /** Bytes of those frames, at most (one frame always fits). Default 4 MiB. */
+  maxHeldBytes?: number;
   /**
    * How many key epochs (32 messages each) a frame may skip ahead of the newest one that
    * authenticated. Default 2^15 (2^20 lost messages). A forged frame at the bound costs its

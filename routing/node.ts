@@ -256,6 +256,36 @@ export class Node {
   }
 
   /**
+   * Resolves once the worker at `address` has handled every message its mailbox holds now
+   * and later ones that arrive before it goes idle (at once if it is idle, or there is no
+   * such worker). For a consumer of a lost link: what arrived before the loss is handled
+   * before the loss is acted on.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Node } from "@sealroute/sealroute/routing";
+   * await using node = new Node();
+   * const seen: number[] = [];
+   * node.startWorker("slow", async (ctx) => {
+   *   await new Promise((resolve) => setTimeout(resolve, 5));
+   *   seen.push(ctx.message.payload[0]!);
+   * });
+   * for (const n of [1, 2, 3]) await node.send("slow", new Uint8Array([n]));
+   * await node.drained("slow");
+   * assert.deepEqual(seen, [1, 2, 3]);
+   * ```
+   */
+  async drained(address: AddressLike): Promise<void> {
+    const key = keyOf(Address.from(address));
+    for (;;) {
+      const record = this.#workers.get(key);
+      if (!record || record.stopped || !record.running) return;
+      await record.idle;
+    }
+  }
+
+  /**
    * Stops a worker: drops its queued messages, tells stop listeners (with `reason`), waits
    * for its in-flight handler and its `onStop`. Returns false if no worker ran there.
    *

@@ -186,8 +186,11 @@ class DuplexConnection implements Connection {
     this.#readLoop = this.#read();
   }
 
-  close(): Promise<void> {
-    return this.#fail(
+  async close(): Promise<void> {
+    // Messages already handed to the connection go out first (bounded: the peer may have
+    // stopped reading), so a Close sent just before closing the link is not lost.
+    if (!this.#tearingDown) await withTimeout(this.#node.drained(this.address), 1000);
+    return await this.#fail(
       new TransportError("connection-closed", `connection to ${this.#peer} closed locally`),
     );
   }

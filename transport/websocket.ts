@@ -311,8 +311,17 @@ class WebSocketConnection implements Connection {
     }, ms);
   }
 
-  close(): Promise<void> {
-    return this.#fail(
+  async close(): Promise<void> {
+    // Messages already handed to the connection go out first (bounded, as for TCP).
+    if (!this.#tearingDown) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        this.#node.drained(this.address),
+        new Promise<void>((resolve) => timer = setTimeout(resolve, 1000)),
+      ]);
+      clearTimeout(timer);
+    }
+    return await this.#fail(
       new TransportError("connection-closed", `connection to ${this.#peer} closed locally`),
     );
   }
