@@ -2,6 +2,7 @@
 // a few mutations (bit flips, byte sets, truncations, extensions, insertions, deletions,
 // splices with another seed, and bytes that sit on CBOR and varint boundaries). Each is a
 // fast-check arbitrary, so a failure shrinks to a small counterexample.
+import { concat } from "../_bytes.ts";
 import fc from "fast-check";
 
 /** One change to a byte string; positions are taken modulo its length. */
@@ -115,14 +116,14 @@ export function applyMutation(
     case "truncate":
       return bytes.slice(0, at(m.at, n + 1));
     case "extend":
-      return join(bytes, m.bytes);
+      return concat(bytes, m.bytes);
     case "insert": {
       const i = at(m.at, n + 1);
-      return join(bytes.subarray(0, i), m.bytes, bytes.subarray(i));
+      return concat(bytes.subarray(0, i), m.bytes, bytes.subarray(i));
     }
     case "delete": {
       const i = at(m.at, n + 1);
-      return join(bytes.subarray(0, i), bytes.subarray(i + m.length));
+      return concat(bytes.subarray(0, i), bytes.subarray(i + m.length));
     }
     case "splice":
     case "duplicate": {
@@ -130,21 +131,9 @@ export function applyMutation(
       const from = at(m.from, source.length);
       const piece = source.subarray(from, from + m.length);
       const i = at(m.at, n + 1);
-      return join(bytes.subarray(0, i), piece, bytes.subarray(i));
+      return concat(bytes.subarray(0, i), piece, bytes.subarray(i));
     }
   }
-}
-
-function join(...parts: Uint8Array[]): Uint8Array {
-  let length = 0;
-  for (const p of parts) length += p.length;
-  const out = new Uint8Array(length);
-  let offset = 0;
-  for (const p of parts) {
-    out.set(p, offset);
-    offset += p.length;
-  }
-  return out;
 }
 
 /** One to four mutations of one of `seeds`. */

@@ -496,18 +496,11 @@ export interface ServeWebSocketOptions extends WebSocketHandlerOptions {
   port?: number;
 }
 
-/** A supervised WebSocket server attached to a node; see {@linkcode serveWebSocket}. */
-export interface WebSocketServer {
-  /** Same as `close()`, for `await using`. */
-  [Symbol.asyncDispose](): Promise<void>;
-  /** The bound address. */
-  readonly addr: Deno.NetAddr;
-  /** The bound port. */
-  readonly port: number;
-  /** The spawner flow of every connection the server accepts (as `TcpListener.flow`). */
-  readonly flow: Flow;
-  /** Connections accepted and still open. */
-  readonly connections: ReadonlySet<Connection>;
+/**
+ * A supervised WebSocket server attached to a node; see {@linkcode serveWebSocket}. Its
+ * `flow` is the spawner flow of every connection it accepts, as for a TCP listener.
+ */
+export interface WebSocketServer extends TcpListener {
   /** How many times the server was started again after `Deno.serve` failed. */
   readonly restarts: number;
   /** Stops serving and closes the accepted connections. */
