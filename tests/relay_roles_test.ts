@@ -196,8 +196,24 @@ Deno.test("relay, device and client processes: flow, device loss, restart, name 
     // The device restarts with the same state: same identity, the name is its again.
     const restarted = start("restarted device", "device.ts", deviceArgs("device-a"));
     await restarted.waitFor(new RegExp(`^device ready identifier=${deviceId} name=sensor `));
-    // A second instance with the same identity takes the name over while it is held...
-    const takeover = start("takeover device", "device.ts", deviceArgs("device-a"));
+    // Two processes cannot share one state directory: the second is told which one holds it.
+    const sharing = start("sharing device", "device.ts", deviceArgs("device-a"));
+    assert.equal(await sharing.exit(), 1, sharing.output);
+    assert.match(
+      sharing.stderr,
+      new RegExp(`^error \\[state-locked\\]: the state directory ${dir}/device-a is in use`, "m"),
+    );
+    // A second instance with the same identity (a copy of the state) takes the name over...
+    for (const sub of ["keys", "identities"]) {
+      await Deno.mkdir(`${dir}/device-a2/${sub}`, { recursive: true });
+      for await (const e of Deno.readDir(`${dir}/device-a/${sub}`)) {
+        await Deno.copyFile(
+          `${dir}/device-a/${sub}/${e.name}`,
+          `${dir}/device-a2/${sub}/${e.name}`,
+        );
+      }
+    }
+    const takeover = start("takeover device", "device.ts", deviceArgs("device-a2"));
     await takeover.waitFor(new RegExp(`^device ready identifier=${deviceId} name=sensor `));
     await relay.waitFor(
       new RegExp(`^relay registered name=forward_to_sensor identity=${deviceId}$`),
@@ -209,7 +225,7 @@ Deno.test("relay, device and client processes: flow, device loss, restart, name 
     const wary = start(
       "wary client",
       "client.ts",
-      clientArgs("--count", "1", "--trust", `I${"0".repeat(64)}`),
+      clientArgs("--count", "1", "--trust", `I${"0".repeat(64)}`, "--state", `${dir}/client-wary`),
     );
     const after = start("client after restart", "client.ts", clientArgs("--count", "5"));
     assert.equal(await intruder2.exit(), 1, intruder2.output);

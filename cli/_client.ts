@@ -1,0 +1,364 @@
+/**
+ * A client (an operator's tool, an edge function): it dials the relay and opens a mutually
+ * authenticated, end-to-end secure channel THROUGH it to a device registered under a name,
+ * then reads telemetry and sends a command.
+ *
+ * ```sh
+ * npx -y deno@2.9.6 task client --relay HOST:PORT --to NAME [--count 100] [--size 64]
+ *                              [--transport ws|tcp] [--interval MS] [--timeout MS]
+ *                              [--state .sealroute/client] [--trust I…] [--verbose]
+ * ```
+ *
+ * `--relay` is the relay's address for `--transport` (default `ws`: its `ws=` address;
+ * with `tcp` its `tcp=` address; a `tcp://` or `ws://` prefix says it explicitly). The
+ * route is `[relay connection, forward_to_NAME, api]`: the relay forwards the handshake to
+ * the device's channel listener and sees only ciphertext afterwards.
+ *
+ * Trust. `--trust I…` names the device identifiers this client accepts. Without it the
+ * client trusts the device on first use: it pins the identifier it meets under `NAME` in
+ * `STATE/known_devices.json` and refuses a different one later (`untrusted-peer`; delete
+ * the entry to re-pin). The device in turn decides whether it accepts this client (its
+ * own `--trust`). The identity is kept in `--state` (default `.sealroute/client`).
+ *
+ * Output: `client connected …` after the handshake, a `progress …` line every second on
+ * long runs, `client done …` at the end. Errors (one line, exit status 1):
+ * `connect-failed` (relay unreachable), `handshake-timeout` (no device under that name),
+ * `untrusted-peer` (device not trusted here), `closed-by-peer` (the device refused this
+ * client or closed), `timeout` (the device is gone or its relay was removed mid-run).
+ *
+ * @module
+ */
+import { createSecureChannel, type SecureChannel } from "../channel/mod.ts";
+import { SealrouteError } from "../errors.ts";
+import type {
+  CredentialAndPurposeKey,
+  Identity,
+  LocalIdentity,
+  TrustPolicy,
+} from "../identity/mod.ts";
+import { trustIdentifiers } from "../identity/mod.ts";
+import { type Logger, Node, RELAY_PREFIX, Route } from "../routing/mod.ts";
+import type { Connection } from "../transport/mod.ts";
+import {
+  CliError,
+  consoleLogger,
+  defaultStateDir,
+  dialRelay,
+  intFlag,
+  parseFlags,
+  parseRelayAddress,
+  type RelayAddress,
+  routeText,
+  short,
+  stateIdentity,
+  transportFlag,
+  trustFlag,
+} from "./_roles_common.ts";
+
+/** Options of {@linkcode connectToDevice}. */
+export interface ClientOptions {
+  /** The client's identity. */
+  identity: LocalIdentity;
+  /** Where the relay node is. */
+  relay: RelayAddress;
+  /** The device's relay name. */
+  to: string;
+  /** Which devices to trust. Default: any. */
+  trustPolicy?: TrustPolicy;
+  /** Authorities whose credentials are checked. */
+  authorities?: readonly Identity[];
+  /** Credentials to present to the device. */
+  credentials?: readonly CredentialAndPurposeKey[];
+  /** Extra hops on the relay node before the relay (e.g. an observer). Default none. */
+  via?: readonly string[];
+  /** Handshake timeout in ms. Default 5000. */
+  timeout?: number;
+  /** The node's logger. */
+  logger?: Logger;
+}
+
+/** An open client; see {@linkcode connectToDevice}. */
+export interface Client extends AsyncDisposable {
+  /** The client's node. */
+  readonly node: Node;
+  /** Its connection to the relay node. */
+  readonly connection: Connection;
+  /** The route the handshake took. */
+  readonly route: Route;
+  /** The end-to-end channel to the device. */
+  readonly channel: SecureChannel;
+  /** Milliseconds from sending handshake message 1 to the open channel. */
+  readonly handshakeMs: number;
+  /** Closes the channel (telling the device) and the node. */
+  close(): Promise<void>;
+}
+
+/** Dials the relay and opens a secure channel through it to the device named `to`. */
+export async function connectToDevice(options: ClientOptions): Promise<Client> {
+  const node = new Node(options.logger ? { logger: options.logger } : {});
+  const timeout = options.timeout ?? 5000;
+  try {
+    const connection = await dialRelay(node, options.relay);
+    const route = Route.from([
+      ...connection.route,
+      ...(options.via ?? []),
+      `${RELAY_PREFIX}${options.to}`,
+      "api",
+    ]);
+    const started = performance.now();
+    const channel = await createSecureChannel(node, route, {
+      identity: options.identity,
+      timeout,
+      ...(options.trustPolicy ? { trustPolicy: options.trustPolicy } : {}),
+      ...(options.authorities ? { authorities: options.authorities } : {}),
+      ...(options.credentials ? { credentials: options.credentials } : {}),
+    }).catch((error) => {
+      if (error instanceof SealrouteError && error.code === "handshake-timeout") {
+        throw new CliError(
+          "handshake-timeout",
+          `no answer from '${options.to}' through the relay within ${timeout} ms: is a device ` +
+            `registered under that name?`,
+          { cause: error },
+        );
+      }
+      throw error;
+    });
+    const handshakeMs = performance.now() - started;
+    const close = async (): Promise<void> => {
+      await channel.close();
+      await node.close();
+    };
+    return {
+      node,
+      connection,
+      route,
+      channel,
+      handshakeMs,
+      close,
+      [Symbol.asyncDispose]: close,
+    };
+  } catch (error) {
+    await node.close();
+    throw error;
+  }
+}
+
+/** Options of {@linkcode runTelemetry}. */
+export interface TelemetryOptions {
+  /** Requests to send. */
+  count: number;
+  /** Request payload size in bytes (at least the sequence number). */
+  size: number;
+  /** Requests in flight at once. Default 16 (1 when `interval` is set). */
+  window?: number;
+  /** Pause between requests in ms (paced mode). Default 0. */
+  interval?: number;
+  /** Per-request timeout in ms. Default 5000. */
+  timeout?: number;
+  /** Bytes repeated to fill each request after its sequence number. */
+  filler?: Uint8Array;
+  /** Called about once a second with the replies so far. */
+  onProgress?: (done: number, elapsedMs: number) => void;
+}
+
+/** What {@linkcode runTelemetry} measured. */
+export interface TelemetryResult {
+  /** Replies received. */
+  replies: number;
+  /** Wall time in ms. */
+  elapsedMs: number;
+  /** Mean round-trip time in ms. */
+  meanRttMs: number;
+  /** The last reply's text. */
+  last: string;
+}
+
+/**
+ * Sends `count` telemetry requests (`<seq>` + filler, `size` bytes) through the channel
+ * with up to `window` in flight, and waits for every reply. The first failure rejects.
+ */
+export async function runTelemetry(
+  channel: SecureChannel,
+  options: TelemetryOptions,
+): Promise<TelemetryResult> {
+  const { count, size, interval = 0, timeout = 5000 } = options;
+  const window = Math.max(1, options.window ?? (interval > 0 ? 1 : 16));
+  const filler = options.filler ?? new TextEncoder().encode(" ");
+  const started = performance.now();
+  let next = 0;
+  let replies = 0;
+  let rttTotal = 0;
+  let last = "";
+  let lastProgress = started;
+  let failure: unknown;
+  const payload = (seq: number): Uint8Array => {
+    const head = new TextEncoder().encode(String(seq));
+    const bytes = new Uint8Array(Math.max(size, head.length + 1));
+    bytes.set(head);
+    bytes[head.length] = 0x0a;
+    for (let i = head.length + 1; i < bytes.length; i++) {
+      bytes[i] = filler[(i - head.length - 1) % filler.length]!;
+    }
+    return bytes;
+  };
+  const lane = async (): Promise<void> => {
+    while (next < count && failure === undefined) {
+      const seq = next++;
+      const sent = performance.now();
+      try {
+        const reply = await channel.request("telemetry", payload(seq), { timeout });
+        rttTotal += performance.now() - sent;
+        replies++;
+        last = new TextDecoder().decode(reply.payload);
+      } catch (error) {
+        failure ??= error;
+        return;
+      }
+      const now = performance.now();
+      if (options.onProgress && now - lastProgress >= 1000) {
+        lastProgress = now;
+        options.onProgress(replies, now - started);
+      }
+      if (interval > 0) await new Promise((r) => setTimeout(r, interval));
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(window, count) }, lane));
+  if (failure !== undefined) throw failure;
+  return {
+    replies,
+    elapsedMs: performance.now() - started,
+    meanRttMs: replies ? rttTotal / replies : 0,
+    last,
+  };
+}
+
+/** Sends one command and returns the device's answer. */
+export async function sendCommand(
+  channel: SecureChannel,
+  command: string,
+  timeout = 5000,
+): Promise<string> {
+  const reply = await channel.request("commands", new TextEncoder().encode(command), { timeout });
+  return new TextDecoder().decode(reply.payload);
+}
+
+// Trust on first use: device identifiers pinned by relay name.
+async function readPins(file: string): Promise<Record<string, string>> {
+  try {
+    const parsed: unknown = JSON.parse(await Deno.readTextFile(file));
+    // `[]` (or any non-object) holds no pins: start from an empty map that saves normally.
+    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) return {};
+    return parsed as Record<string, string>;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return {};
+    throw new CliError(
+      "corrupt-state",
+      `cannot read ${file} (${(error as Error).name}); fix or delete that file`,
+    );
+  }
+}
+
+/** Runs the program with command-line `args` until `stop` aborts. */
+export async function main(args: readonly string[], _stop?: AbortSignal): Promise<void> {
+  const flags = parseFlags(args, {
+    string: ["relay", "to", "count", "size", "transport", "interval", "timeout", "state"],
+    list: ["trust"],
+    boolean: ["verbose"],
+  });
+  const relayText = flags.string.relay;
+  const to = flags.string.to;
+  if (!relayText || !to) {
+    throw new CliError("usage", "usage: client --relay HOST:PORT --to NAME [--count N]");
+  }
+  const count = intFlag(flags, "count", 100);
+  const size = intFlag(flags, "size", 64);
+  const interval = intFlag(flags, "interval", 0);
+  const timeout = intFlag(flags, "timeout", 5000);
+  const relayAddress = parseRelayAddress(relayText, transportFlag(flags, "ws"));
+  const explicitTrust = trustFlag(flags);
+  const stateDir = flags.string.state ?? defaultStateDir("client");
+  const identity = await stateIdentity(stateDir, "client");
+  const pinsFile = `${stateDir}/known_devices.json`;
+  const pins = await readPins(pinsFile);
+  const pinned = pins[to];
+  const trustPolicy = explicitTrust ?? (pinned ? trustIdentifiers(pinned) : undefined);
+  const relay = relayAddress;
+  console.log(`client identifier=${identity.identifier}`);
+
+  await using client = await connectToDevice({
+    identity,
+    relay,
+    to,
+    timeout,
+    ...(trustPolicy ? { trustPolicy } : {}),
+    logger: consoleLogger("client", { verbose: flags.boolean.verbose ?? false }),
+  }).catch((error) => {
+    if (error instanceof SealrouteError && error.code === "untrusted-peer") {
+      throw new CliError(
+        "untrusted-peer",
+        flags.list.trust?.length
+          ? `the device under '${to}' is not one --trust names`
+          : `the device under '${to}' is not ${pinned}, pinned on first use in ${pinsFile}` +
+            ` (delete that entry if the device was replaced)`,
+        { cause: error },
+      );
+    }
+    throw error;
+  });
+  const device = client.channel.remoteIdentifier;
+  if (!trustPolicy) {
+    pins[to] = device;
+    // Atomic: a crash leaves either the old file or the new one, never half of one.
+    const temp = `${pinsFile}.tmp-${Deno.pid}`;
+    await Deno.writeTextFile(temp, JSON.stringify(pins, null, 2) + "\n");
+    await Deno.rename(temp, pinsFile);
+    console.error(
+      `client: warning: trusting device ${device} on first use (pinned in ${pinsFile}); ` +
+        `pass --trust I… to name it explicitly`,
+    );
+  }
+  console.log(
+    `client connected device=${device} route=${routeText(relay, client.route)} handshake_ms=${
+      client.handshakeMs.toFixed(1)
+    } transport=${relay.transport}`,
+  );
+  const explain = (error: unknown): never => {
+    if (error instanceof SealrouteError && error.code === "timeout") {
+      throw new CliError(
+        "timeout",
+        `device '${to}' (${short(device)}) did not answer within ${timeout} ms: it is gone or ` +
+          `its relay was removed`,
+        { cause: error },
+      );
+    }
+    if (error instanceof SealrouteError && error.code === "closed-by-peer") {
+      throw new CliError(
+        "closed-by-peer",
+        `device '${to}' (${short(device)}) closed the channel: it does not accept this client ` +
+          `(${identity.identifier}) or it shut down`,
+        { cause: error },
+      );
+    }
+    throw error;
+  };
+  const result = await runTelemetry(client.channel, {
+    count,
+    size,
+    interval,
+    timeout,
+    onProgress: (done, ms) =>
+      console.log(
+        `progress ${done}/${count} (${Math.floor((done / count) * 100)}%) ${
+          Math.round(done / (ms / 1000))
+        } msg/s`,
+      ),
+  }).catch(explain);
+  const answer = await sendCommand(client.channel, "status", timeout).catch(explain);
+  console.log(`last reading ${result.last}`);
+  console.log(`command status -> ${answer}`);
+  console.log(
+    `client done replies=${result.replies}/${count} rate=${
+      Math.round(result.replies / (result.elapsedMs / 1000))
+    } msg/s rtt_ms=${result.meanRttMs.toFixed(2)}`,
+  );
+}

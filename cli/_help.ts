@@ -1,0 +1,122 @@
+// Help texts of `sealroute` and its subcommands (snapshots in cli/testdata/).
+
+const EXIT = `Exit status: 0 ok, 1 runtime failure (error [code]: …), 2 usage error.`;
+const COMMON = `  -h, --help               show this help
+      --log-level LEVEL    error|warn|info|debug (default warn)
+      --state DIR          state directory (default $XDG_STATE_HOME/sealroute/<role>,
+                           else ~/.local/state/sealroute/<role>)`;
+
+/** Help text by subcommand name; `""` is the top-level help. */
+export const HELP: Readonly<Record<string, string>> = {
+  "": `sealroute: end-to-end encrypted routes through relays (Ockam wire compatible)
+
+Usage: sealroute <command> [options]
+
+Commands:
+  identity create|show|list  manage the identities kept in a state directory
+  relay                      serve a relay node (TCP for devices, WebSocket for clients)
+  device                     dial out to a relay, register a name, serve echo/telemetry
+  client                     open a secure channel to a device and stream telemetry
+  send                       send one message to a device's worker and print the reply
+
+Options:
+  -h, --help     show this help (also: sealroute <command> --help)
+      --version  print the version
+
+Examples:
+  sealroute relay
+  sealroute device --relay 127.0.0.1:4000 --name sensor
+  sealroute send --relay ws://127.0.0.1:4001 --to sensor --worker echo hi
+
+${EXIT}`,
+  identity: `Usage: sealroute identity create|show|list [options]
+
+  create   create the identity of a role (or print it if it exists)
+  show     print the identifier of a role's identity (fails if there is none)
+  list     list the identities kept in the state directory
+
+Options:
+      --role ROLE          relay|device|client (default client): picks state dir and name
+      --json               print one JSON object per line
+${COMMON}
+
+Examples:
+  sealroute identity create --role device
+  sealroute identity show --role relay --json
+
+${EXIT}`,
+  relay: `Usage: sealroute relay [options]
+
+Serves a relay node: TCP for devices, WebSocket for clients; prints
+"relay ready identifier=I… tcp=HOST:PORT ws=HOST:PORT".
+
+Options:
+      --port PORT          TCP port, 0 = any free port (default 4000)
+      --ws-port PORT       WebSocket port, 0 = any free port (default 4001)
+      --hostname HOST      address to listen on (default 127.0.0.1)
+      --trust I…           identities allowed to register names (repeatable)
+${COMMON}
+
+Examples:
+  sealroute relay
+  sealroute relay --port 0 --ws-port 0 --trust I1234…
+
+${EXIT}`,
+  device: `Usage: sealroute device --relay HOST:PORT --name NAME [options]
+
+Dials out to the relay (TCP), registers NAME and serves echo, telemetry and commands
+to clients that open a secure channel to it.
+
+Options:
+      --relay HOST:PORT    the relay's TCP address (tcp:// or ws:// prefix allowed)
+      --name NAME          the relay name to register (letters, digits, . _ -)
+      --trust I…           client identities to accept (repeatable; default any)
+      --relay-id I…        the relay node's identifier, checked on connect
+      --timeout MS         handshake timeout (default 5000)
+${COMMON}
+
+Examples:
+  sealroute device --relay 127.0.0.1:4000 --name sensor
+
+${EXIT}`,
+  client: `Usage: sealroute client --relay HOST:PORT --to NAME [options]
+
+Opens a secure channel through the relay to the device NAME and streams telemetry.
+The device's identifier is pinned on first use in <state>/known_devices.json.
+
+Options:
+      --relay HOST:PORT    the relay's address (default transport ws)
+      --to NAME            the device's relay name
+      --transport tcp|ws   transport for a bare HOST:PORT (default ws)
+      --count N            readings to request (default 100)
+      --size BYTES         reading size (default 64)
+      --interval MS        pause between readings (default 0)
+      --timeout MS         handshake timeout (default 5000)
+      --trust I…           device identities to accept (instead of the pin)
+${COMMON}
+
+Examples:
+  sealroute client --relay ws://127.0.0.1:4001 --to sensor --count 10
+
+${EXIT}`,
+  send: `Usage: sealroute send --relay HOST:PORT --to NAME --worker WORKER MESSAGE [options]
+
+Opens a secure channel through the relay to the device NAME, sends MESSAGE to its
+worker WORKER and prints the reply.
+
+Options:
+      --relay HOST:PORT    the relay's address (default ws://127.0.0.1:4001)
+      --to NAME            the device's relay name
+      --worker WORKER      the worker on the device (e.g. echo)
+      --transport tcp|ws   transport for a bare HOST:PORT (default ws)
+      --timeout MS         handshake and reply timeout (default 5000)
+      --trust I…           device identities to accept
+      --json               print the reply as one JSON object
+${COMMON}
+
+Examples:
+  sealroute send --to sensor --worker echo hi
+  sealroute send --relay ws://127.0.0.1:4001 --to sensor --worker echo hi --json
+
+${EXIT}`,
+};

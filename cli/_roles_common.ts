@@ -1,0 +1,334 @@
+// Shared helpers of the example programs (relay.ts, device.ts, client.ts, demo.ts): flag
+// parsing, identities kept in a state directory, dialling the relay, a console logger, and
+// turning errors into one-line messages. Examples may print; the library never does.
+import { parseArgs } from "node:util";
+import { SealrouteError } from "../errors.ts";
+import {
+  loadOrCreateIdentity,
+  type LocalIdentity,
+  trustIdentifiers,
+  type TrustPolicy,
+} from "../identity/mod.ts";
+import { FileIdentityStore } from "../identity/deno.ts";
+import type { Logger, Node } from "../routing/mod.ts";
+import { type Connection, connectWebSocket } from "../transport/mod.ts";
+import { connectTcp } from "../transport/deno.ts";
+import { Vault } from "../vault/mod.ts";
+import { FileKeyStore } from "../vault/deno.ts";
+
+/** An error the programs report as `error [code]: message`, with no stack trace. */
+export class CliError extends SealrouteError {}
+
+/** Flag names by kind; repeated `list` flags (or comma-separated values) accumulate. */
+export interface FlagSpec {
+  string?: readonly string[];
+  list?: readonly string[];
+  boolean?: readonly string[];
+}
+
+/** Parsed flags: strings, lists and booleans by name. */
+export interface Flags {
+  string: Record<string, string>;
+  list: Record<string, string[]>;
+  boolean: Record<string, boolean>;
+}
+
+/**
+ * Parses `--name value`, `--name=value` and `--flag` with `node:util`'s `parseArgs`; an
+ * unknown flag, a missing value or a positional argument is a `usage` error. `--help`
+ * and `-h` are always accepted (as the boolean `help`).
+ */
+export function parseFlags(args: readonly string[], spec: FlagSpec): Flags {
+  const options: Record<
+    string,
+    { type: "string" | "boolean"; multiple?: boolean; short?: string }
+  > = { help: { type: "boolean", short: "h" } };
+  for (const name of spec.string ?? []) options[name] = { type: "string" };
+  for (const name of spec.list ?? []) options[name] = { type: "string", multiple: true };
+  for (const name of spec.boolean ?? []) options[name] = { type: "boolean" };
+  let values: Record<string, string | boolean | (string | boolean)[] | undefined>;
+  try {
+    const parsed = parseArgs({ args: [...args], options, strict: true, allowPositionals: false });
+    values = parsed.values;
+  } catch (error) {
+    throw new CliError("usage", (error as Error).message.split("\n")[0]!.slice(0, 200));
+  }
+  const flags: Flags = { string: {}, list: {}, boolean: {} };
+  for (const [name, value] of Object.entries(values)) {
+    if (value === undefined) continue;
+    if (Array.isArray(value)) {
+      flags.list[name] = value.flatMap((v) => String(v).split(",")).map((v) => v.trim())
+        .filter(Boolean);
+    } else if (typeof value === "boolean") {
+      flags.boolean[name] = value;
+    } else {
+      flags.string[name] = value;
+    }
+  }
+  return flags;
+}
+
+/** A TCP port flag (0 = any free port, else 1–65535), or `fallback` when absent. */
+export function portFlag(flags: Flags, name: string, fallback: number): number {
+  const text = flags.string[name];
+  if (text === undefined) return fallback;
+  const value = Number(text);
+  if (!/^\d{1,5}$/.test(text) || value > 65535) {
+    throw new CliError(
+      "usage",
+      `--${name} ${text.slice(0, 16)}: a port is 0 (any free port) or 1-65535; pick one in range`,
+    );
+  }
+  return value;
+}
+
+/** A non-negative integer flag, or `fallback` when absent. */
+export function intFlag(flags: Flags, name: string, fallback: number): number {
+  const text = flags.string[name];
+  if (text === undefined) return fallback;
+  const value = Number(text);
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw new CliError("usage", `--${name} expects a non-negative integer, got '${text}'`);
+  }
+  return value;
+}
+
+/** `--transport tcp|ws`. */
+export function transportFlag(flags: Flags, fallback: "tcp" | "ws"): "tcp" | "ws" {
+  const value = flags.string.transport ?? fallback;
+  if (value !== "tcp" && value !== "ws") {
+    throw new CliError("usage", `--transport expects tcp or ws, got '${value}'`);
+  }
+  return value;
+}
+
+/**
+ * A trust policy from `--trust I…` identifiers, or `undefined` when none were given.
+ * Malformed identifiers are a `usage` error.
+ */
+export function trustFlag(flags: Flags, name = "trust"): TrustPolicy | undefined {
+  const identifiers = flags.list[name];
+  if (!identifiers?.length) return undefined;
+  try {
+    return trustIdentifiers(...identifiers);
+  } catch (error) {
+    throw new CliError("usage", `--${name}: ${(error as Error).message}`);
+  }
+}
+
+/**
+ * The identity named `name` kept in `dir` (keys in `dir/keys`, the record in
+ * `dir/identities`), created on first use.
+ */
+export async function stateIdentity(dir: string, name: string): Promise<LocalIdentity> {
+  try {
+    await Deno.mkdir(dir, { recursive: true });
+    const probe = `${dir}/.write-probe-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
+    await Deno.writeTextFile(probe, "");
+    await Deno.remove(probe);
+  } catch (error) {
+    throw new CliError(
+      "state-unwritable",
+      `cannot write the state directory ${dir} (${(error as Error).name}); pass --state DIR ` +
+        `with a writable directory`,
+    );
+  }
+  lockStateDir(dir);
+  return await loadOrCreateIdentity({
+    vault: new Vault({ store: new FileKeyStore(`${dir}/keys`) }),
+    store: new FileIdentityStore(`${dir}/identities`),
+    name,
+  });
+}
+
+const held = new Set<string>();
+
+function releaseLocks(): void {
+  for (const file of held) {
+    try {
+      Deno.removeSync(file);
+    } catch { /* already gone */ }
+  }
+  held.clear();
+}
+
+function pidAlive(pid: number): boolean {
+  if (Deno.build.os !== "linux") return true; // cannot tell: treat the lock as held
+  try {
+    Deno.statSync(`/proc/${pid}`);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Locks `dir` for this process: `dir/lock` holds the PID, created exclusively. A lock left
+ * by a dead process is taken over; one held by a live process is `state-locked`. The lock
+ * is removed when the process exits.
+ */
+export function lockStateDir(dir: string): void {
+  const file = `${dir}/lock`;
+  if (held.has(file)) return;
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const lock = Deno.openSync(file, { write: true, createNew: true });
+      lock.writeSync(new TextEncoder().encode(`${Deno.pid}\n`));
+      lock.close();
+      if (held.size === 0) globalThis.addEventListener("unload", releaseLocks);
+      held.add(file);
+      return;
+    } catch (error) {
+      if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
+      let pid = Number.NaN;
+      try {
+        pid = Number.parseInt(Deno.readTextFileSync(file).trim());
+      } catch { /* unreadable: treat as stale */ }
+      if (Number.isSafeInteger(pid) && pid > 0 && pid !== Deno.pid && pidAlive(pid)) {
+        throw new CliError(
+          "state-locked",
+          `the state directory ${dir} is in use by process ${pid}; stop it or pass ` +
+            `--state with another directory`,
+        );
+      }
+      Deno.removeSync(file); // stale: its process is gone
+    }
+  }
+  throw new CliError("state-locked", `cannot lock the state directory ${dir} (${file})`);
+}
+
+/** `I1a2b3c4d…9e8f`: enough of an identifier to tell identities apart in output. */
+export function short(identifier: string): string {
+  return identifier.length > 14 ? `${identifier.slice(0, 9)}…${identifier.slice(-4)}` : identifier;
+}
+
+/** Where the relay is and how to reach it, from `HOST:PORT`, `tcp://HOST:PORT` or `ws://HOST:PORT`. */
+export interface RelayAddress {
+  transport: "tcp" | "ws";
+  hostPort: string;
+}
+
+/** Parses a relay address; a bare `HOST:PORT` uses `transport`. */
+export function parseRelayAddress(text: string, transport: "tcp" | "ws"): RelayAddress {
+  const match = /^(?:(tcp|ws):\/\/)?([^/]+:\d{1,5})\/?$/.exec(text);
+  if (!match) {
+    throw new CliError("usage", `expected HOST:PORT (or tcp:// / ws:// HOST:PORT), got '${text}'`);
+  }
+  return { transport: (match[1] as "tcp" | "ws" | undefined) ?? transport, hostPort: match[2]! };
+}
+
+/** Connects `node` to the relay node; a failure is `connect-failed` naming the address. */
+export async function dialRelay(node: Node, relay: RelayAddress): Promise<Connection> {
+  try {
+    return relay.transport === "tcp"
+      ? await connectTcp(node, relay.hostPort)
+      : await connectWebSocket(node, `ws://${relay.hostPort}`);
+  } catch (error) {
+    const code = error instanceof SealrouteError ? error.code : "connect-failed";
+    throw new CliError(
+      code,
+      `cannot reach the relay at ${relay.transport}://${relay.hostPort} (is it running, and is ` +
+        `this its ${relay.transport} address?)`,
+      { cause: error },
+    );
+  }
+}
+
+/**
+ * A console logger for a node: warnings and errors always (one line each), info and debug
+ * with `verbose`. `filter` may print a message its own way and return true to swallow it.
+ */
+export function consoleLogger(
+  role: string,
+  options: { verbose?: boolean; filter?: (message: string, fields: Fields) => boolean } = {},
+): Logger {
+  const line = (level: string, message: string, fields: Fields = {}): void => {
+    if (options.filter?.(message, fields)) return;
+    if (!options.verbose && (level === "debug" || level === "info")) return;
+    const detail = Object.entries(fields).map(([k, v]) => `${k}=${fieldText(v)}`).join(" ");
+    console.error(`${role}: ${level}: ${message}${detail ? ` (${detail})` : ""}`);
+  };
+  return {
+    debug: (m, f) => line("debug", m, f),
+    info: (m, f) => line("info", m, f),
+    warn: (m, f) => line("warn", m, f),
+    error: (m, f) => line("error", m, f),
+  };
+}
+
+type Fields = Record<string, unknown>;
+
+function fieldText(value: unknown): string {
+  if (value instanceof SealrouteError) return `${value.code}: ${value.message}`;
+  if (value instanceof Error) return value.message;
+  return String(value);
+}
+
+/** `error [code]: message` for any error, plus the cause's message when it adds something. */
+export function errorLine(error: unknown): string {
+  if (error instanceof SealrouteError) {
+    // A cause with its own code says something new; one with the same code repeats us.
+    const c = error.cause;
+    const cause = c instanceof Error && !(c instanceof SealrouteError && c.code === error.code) &&
+        !error.message.includes(c.message)
+      ? ` (${c instanceof SealrouteError ? `${c.code}: ` : ""}${c.message})`
+      : "";
+    return `error [${error.code}]: ${error.message}${cause}`;
+  }
+  return `error [unexpected]: ${error instanceof Error ? error.message : String(error)}`;
+}
+
+/**
+ * Runs a program's `main`: a thrown error becomes one line on stderr and exit status 1;
+ * SIGINT/SIGTERM call `stop` (if given) and exit 0.
+ */
+export async function runMain(
+  main: (stopSignal: AbortSignal) => Promise<void>,
+): Promise<void> {
+  const controller = new AbortController();
+  const onSignal = () => controller.abort();
+  const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
+  for (const s of signals) Deno.addSignalListener(s, onSignal);
+  let status = 0;
+  try {
+    await main(controller.signal);
+  } catch (error) {
+    console.error(errorLine(error));
+    status = exitStatus(error);
+  } finally {
+    for (const s of signals) Deno.removeSignalListener(s, onSignal);
+  }
+  releaseLocks();
+  Deno.exit(status);
+}
+
+/** Resolves when `signal` aborts. */
+export function aborted(signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) resolve();
+    else signal.addEventListener("abort", () => resolve(), { once: true });
+  });
+}
+
+/** `ws:127.0.0.1:4001 => forward_to_x => api`: a route with its first hop named by where it leads. */
+export function routeText(relay: RelayAddress, route: Iterable<unknown>): string {
+  const [, ...rest] = [...route].map(String);
+  return [`${relay.transport}:${relay.hostPort}`, ...rest].join(" => ");
+}
+
+/**
+ * The default state directory of a role: `$XDG_STATE_HOME/sealroute/<role>`, or
+ * `~/.local/state/sealroute/<role>` (never the repository or the current directory).
+ */
+export function defaultStateDir(role: string): string {
+  const xdg = Deno.env.get("XDG_STATE_HOME");
+  if (xdg) return `${xdg}/sealroute/${role}`;
+  const home = Deno.env.get("HOME") ?? Deno.env.get("USERPROFILE");
+  if (!home) throw new CliError("usage", "no HOME or XDG_STATE_HOME is set; pass --state DIR");
+  return `${home}/.local/state/sealroute/${role}`;
+}
+
+/** Exit status of an error: 2 for a usage error, 1 for anything else. */
+export function exitStatus(error: unknown): number {
+  return error instanceof SealrouteError && error.code === "usage" ? 2 : 1;
+}
