@@ -114,7 +114,7 @@ export interface Device extends AsyncDisposable {
   readonly listener: SecureChannelListener;
   /** Messages `commands` executed, in order. */
   readonly executed: readonly string[];
-  /** Resolves with why the device lost the relay (the channel to it closed). */
+  /** Resolves with why the device lost the relay: the channel to it closed, or `replaced`. */
   readonly lost: Promise<SealrouteError>;
   /** Closes everything. */
   close(): Promise<void>;
@@ -156,10 +156,15 @@ export async function startDevice(options: DeviceOptions): Promise<Device> {
     // waiting for the registration then instead of timing out.
     const refused = new AbortController();
     void relayChannel.closed.then(() => refused.abort());
+    // A same-identity takeover elsewhere (another process with this identity registered
+    // the name): this one is told, and stops instead of idling as a zombie.
+    let replacedBy: ((error: SealrouteError) => void) | undefined;
+    const replaced = new Promise<SealrouteError>((resolve) => replacedBy = resolve);
     const relay = await createRelay(node, [relayChannel.address], options.name, {
       service: STATIC_RELAY_SERVICE_ADDRESS,
       timeout,
       signal: refused.signal,
+      onReplaced: (error) => replacedBy?.(error),
     }).catch(async (error) => {
       if (relayChannel.isClosed) {
         const reason = await relayChannel.closed;
@@ -202,9 +207,12 @@ export async function startDevice(options: DeviceOptions): Promise<Device> {
       executed.push(command);
       return ctx.reply(new TextEncoder().encode(`ok: ${command}`));
     }, { consumes: [listener.flow], ...access(options.commandsAccess) });
-    const lost = relayChannel.closed.then((reason) =>
-      reason ?? new SealrouteError("closed", "the channel to the relay was closed")
-    );
+    const lost = Promise.race([
+      replaced,
+      relayChannel.closed.then((reason) =>
+        reason ?? new SealrouteError("closed", "the channel to the relay was closed")
+      ),
+    ]);
     const close = async (): Promise<void> => {
       await relayChannel.close();
       await node.close();
@@ -275,6 +283,14 @@ export async function main(args: readonly string[], stop: AbortSignal): Promise<
         ` relay-node=${short(device.relayChannel.remoteIdentifier)}`,
     );
     const reason = await Promise.race([aborted(stop).then(() => undefined), device.lost]);
+    if (reason?.code === "replaced") {
+      throw new CliError(
+        "replaced",
+        `another process with this identity (${device.identifier}) registered the name ` +
+          `'${name}' at ${relayText}; this one stops (run one device per identity)`,
+        { cause: reason },
+      );
+    }
     if (reason) {
       throw new CliError(
         reason.code,

@@ -1,5 +1,5 @@
 // Subprocess tests of the role commands: relay + device + `send` end to end, `--json`
-// reply, and the state-directory lock.
+// reply, the state-directory lock, and a same-identity takeover (the first device exits replaced).
 import assert from "node:assert/strict";
 
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -134,6 +134,51 @@ Deno.test("relay + device + send: a message through the relay, and a locked stat
     await relay.done;
     // The lock is released on a clean exit.
     await assert.rejects(Deno.stat(`${dir}/relay/lock`), Deno.errors.NotFound);
+  } finally {
+    for (const p of procs) await p.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("same-identity takeover: the first device is told and exits with replaced", async () => {
+  const dir = await Deno.makeTempDir();
+  const procs: Proc[] = [];
+  try {
+    const relay = new Proc(["relay", "--port", "0", "--ws-port", "0", "--state", `${dir}/relay`]);
+    procs.push(relay);
+    const [, tcp, ws] = await relay.waitFor(/^relay ready identifier=I\S+ tcp=(\S+) ws=(\S+)$/);
+    const device = (state: string) =>
+      new Proc(["device", "--relay", tcp!, "--name", "sensor", "--state", state]);
+    const first = device(`${dir}/device`);
+    procs.push(first);
+    await first.waitFor(/^device ready /);
+    // The same identity in a second state directory (a copy without the lock): a second
+    // process, as after a restore on another machine.
+    const copied = await new Deno.Command("cp", { args: ["-r", `${dir}/device`, `${dir}/copy`] })
+      .output();
+    assert.ok(copied.success);
+    await Deno.remove(`${dir}/copy/lock`);
+    const second = device(`${dir}/copy`);
+    procs.push(second);
+    await second.waitFor(/^device ready /);
+    const status = await first.done;
+    assert.equal(status.code, 1, first.stderr);
+    assert.match(first.stderr, /^error \[replaced\]: another process with this identity/m);
+    // The second one holds the name and keeps running.
+    const sent = await run([
+      "send",
+      "--relay",
+      `ws://${ws}`,
+      "--to",
+      "sensor",
+      "--worker",
+      "echo",
+      "--state",
+      `${dir}/client`,
+      "still served",
+    ]);
+    assert.equal(sent.code, 0, sent.stderr);
+    assert.match(sent.stdout, /still served/);
   } finally {
     for (const p of procs) await p.stop();
     await Deno.remove(dir, { recursive: true });
