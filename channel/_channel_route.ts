@@ -104,7 +104,7 @@ export class ChannelRoute {
     this.#down = undefined;
     clearTimeout(this.#timer);
     this.#o.log("debug", "the route to the peer is back", undefined);
-    this.#flushing ??= this.#flush().finally(() => this.#flushing = undefined);
+    this.#startFlush();
   }
 
   /** Stops watching; held frames are dropped (logged with their count). */
@@ -136,7 +136,12 @@ export class ChannelRoute {
     if (this.#o.isClosed()) return;
     this.#held.push({ message, from, size });
     this.#heldBytes += size;
-    if (!this.#down) this.#flushing ??= this.#flush().finally(() => this.#flushing = undefined);
+    if (!this.#down) this.#startFlush();
+  }
+
+  /** Sends what is held, once at a time (a flush in progress takes what is added). */
+  #startFlush(): void {
+    this.#flushing ??= this.#flush().finally(() => this.#flushing = undefined);
   }
 
   async #flush(): Promise<void> {

@@ -15,9 +15,11 @@ import { type Connection, connectWebSocket } from "../transport/mod.ts";
 import { connectTcp } from "../transport/deno.ts";
 import { Vault } from "../vault/mod.ts";
 import { FileKeyStore } from "../vault/deno.ts";
+import { CliFailure, errorText } from "./_errors.ts";
+import { writableDir } from "./_state.ts";
 
 /** An error the programs report as `error [code]: message`, with no stack trace. */
-export class CliError extends SealrouteError {}
+export { CliFailure as CliError, errorText as errorLine } from "./_errors.ts";
 
 /** Flag names by kind; repeated `list` flags (or comma-separated values) accumulate. */
 export interface FlagSpec {
@@ -51,7 +53,7 @@ export function parseFlags(args: readonly string[], spec: FlagSpec): Flags {
     const parsed = parseArgs({ args: [...args], options, strict: true, allowPositionals: false });
     values = parsed.values;
   } catch (error) {
-    throw new CliError("usage", (error as Error).message.split("\n")[0]!.slice(0, 200));
+    throw new CliFailure("usage", (error as Error).message.split("\n")[0]!.slice(0, 200));
   }
   const flags: Flags = { string: {}, list: {}, boolean: {} };
   for (const [name, value] of Object.entries(values)) {
@@ -74,7 +76,7 @@ export function portFlag(flags: Flags, name: string, fallback: number): number {
   if (text === undefined) return fallback;
   const value = Number(text);
   if (!/^\d{1,5}$/.test(text) || value > 65535) {
-    throw new CliError(
+    throw new CliFailure(
       "usage",
       `--${name} ${text.slice(0, 16)}: a port is 0 (any free port) or 1-65535; pick one in range`,
     );
@@ -88,7 +90,7 @@ export function intFlag(flags: Flags, name: string, fallback: number): number {
   if (text === undefined) return fallback;
   const value = Number(text);
   if (!Number.isSafeInteger(value) || value < 0) {
-    throw new CliError("usage", `--${name} expects a non-negative integer, got '${text}'`);
+    throw new CliFailure("usage", `--${name} expects a non-negative integer, got '${text}'`);
   }
   return value;
 }
@@ -97,7 +99,7 @@ export function intFlag(flags: Flags, name: string, fallback: number): number {
 export function transportFlag(flags: Flags, fallback: "tcp" | "ws"): "tcp" | "ws" {
   const value = flags.string.transport ?? fallback;
   if (value !== "tcp" && value !== "ws") {
-    throw new CliError("usage", `--transport expects tcp or ws, got '${value}'`);
+    throw new CliFailure("usage", `--transport expects tcp or ws, got '${value}'`);
   }
   return value;
 }
@@ -112,7 +114,7 @@ export function trustFlag(flags: Flags, name = "trust"): TrustPolicy | undefined
   try {
     return trustIdentifiers(...identifiers);
   } catch (error) {
-    throw new CliError("usage", `--${name}: ${(error as Error).message}`);
+    throw new CliFailure("usage", `--${name}: ${(error as Error).message}`);
   }
 }
 
@@ -121,18 +123,7 @@ export function trustFlag(flags: Flags, name = "trust"): TrustPolicy | undefined
  * `dir/identities`), created on first use.
  */
 export async function stateIdentity(dir: string, name: string): Promise<LocalIdentity> {
-  try {
-    await Deno.mkdir(dir, { recursive: true });
-    const probe = `${dir}/.write-probe-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
-    await Deno.writeTextFile(probe, "");
-    await Deno.remove(probe);
-  } catch (error) {
-    throw new CliError(
-      "state-unwritable",
-      `cannot write the state directory ${dir} (${(error as Error).name}); pass --state DIR ` +
-        `with a writable directory`,
-    );
-  }
+  await writableDir(dir);
   lockStateDir(dir);
   return await loadOrCreateIdentity({
     vault: new Vault({ store: new FileKeyStore(`${dir}/keys`) }),
@@ -185,7 +176,7 @@ export function lockStateDir(dir: string): void {
         pid = Number.parseInt(Deno.readTextFileSync(file).trim());
       } catch { /* unreadable: treat as stale */ }
       if (Number.isSafeInteger(pid) && pid > 0 && pid !== Deno.pid && pidAlive(pid)) {
-        throw new CliError(
+        throw new CliFailure(
           "state-locked",
           `the state directory ${dir} is in use by process ${pid}; stop it or pass ` +
             `--state with another directory`,
@@ -194,7 +185,7 @@ export function lockStateDir(dir: string): void {
       Deno.removeSync(file); // stale: its process is gone
     }
   }
-  throw new CliError("state-locked", `cannot lock the state directory ${dir} (${file})`);
+  throw new CliFailure("state-locked", `cannot lock the state directory ${dir} (${file})`);
 }
 
 /** `I1a2b3c4d…9e8f`: enough of an identifier to tell identities apart in output. */
@@ -212,7 +203,10 @@ export interface RelayAddress {
 export function parseRelayAddress(text: string, transport: "tcp" | "ws"): RelayAddress {
   const match = /^(?:(tcp|ws):\/\/)?([^/]+:\d{1,5})\/?$/.exec(text);
   if (!match) {
-    throw new CliError("usage", `expected HOST:PORT (or tcp:// / ws:// HOST:PORT), got '${text}'`);
+    throw new CliFailure(
+      "usage",
+      `expected HOST:PORT (or tcp:// / ws:// HOST:PORT), got '${text}'`,
+    );
   }
   return { transport: (match[1] as "tcp" | "ws" | undefined) ?? transport, hostPort: match[2]! };
 }
@@ -225,7 +219,7 @@ export async function dialRelay(node: Node, relay: RelayAddress): Promise<Connec
       : await connectWebSocket(node, `ws://${relay.hostPort}`);
   } catch (error) {
     const code = error instanceof SealrouteError ? error.code : "connect-failed";
-    throw new CliError(
+    throw new CliFailure(
       code,
       `cannot reach the relay at ${relay.transport}://${relay.hostPort} (is it running, and is ` +
         `this its ${relay.transport} address?)`,
@@ -264,20 +258,6 @@ function fieldText(value: unknown): string {
   return String(value);
 }
 
-/** `error [code]: message` for any error, plus the cause's message when it adds something. */
-export function errorLine(error: unknown): string {
-  if (error instanceof SealrouteError) {
-    // A cause with its own code says something new; one with the same code repeats us.
-    const c = error.cause;
-    const cause = c instanceof Error && !(c instanceof SealrouteError && c.code === error.code) &&
-        !error.message.includes(c.message)
-      ? ` (${c instanceof SealrouteError ? `${c.code}: ` : ""}${c.message})`
-      : "";
-    return `error [${error.code}]: ${error.message}${cause}`;
-  }
-  return `error [unexpected]: ${error instanceof Error ? error.message : String(error)}`;
-}
-
 /**
  * Runs a program's `main`: a thrown error becomes one line on stderr and exit status 1;
  * SIGINT/SIGTERM call `stop` (if given) and exit 0.
@@ -293,7 +273,7 @@ export async function runMain(
   try {
     await main(controller.signal);
   } catch (error) {
-    console.error(errorLine(error));
+    console.error(errorText(error));
     status = exitStatus(error);
   } finally {
     for (const s of signals) Deno.removeSignalListener(s, onSignal);
@@ -324,7 +304,7 @@ export function defaultStateDir(role: string): string {
   const xdg = Deno.env.get("XDG_STATE_HOME");
   if (xdg) return `${xdg}/sealroute/${role}`;
   const home = Deno.env.get("HOME") ?? Deno.env.get("USERPROFILE");
-  if (!home) throw new CliError("usage", "no HOME or XDG_STATE_HOME is set; pass --state DIR");
+  if (!home) throw new CliFailure("usage", "no HOME or XDG_STATE_HOME is set; pass --state DIR");
   return `${home}/.local/state/sealroute/${role}`;
 }
 

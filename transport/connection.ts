@@ -458,7 +458,8 @@ function concat(frames: Uint8Array[], from: number, to: number, bytes: number): 
   return out;
 }
 
-async function withTimeout(p: Promise<void>, ms: number): Promise<void> {
+/** Internal: waits for `p`, or `ms` at most. */
+export async function withTimeout(p: Promise<void>, ms: number): Promise<void> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
     await Promise.race([p, new Promise<void>((resolve) => timer = setTimeout(resolve, ms))]);

@@ -124,7 +124,7 @@ export function listenTcp(node: Node, options: ListenTcpOptions = {}): TcpListen
     ...limitsOf(options),
   };
   const maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
-  let wake: (() => void) | undefined;
+  const pause = new Backoff();
   const accepting = (async () => {
     let delay = 0;
     while (!closing) {
@@ -138,14 +138,7 @@ export function listenTcp(node: Node, options: ListenTcpOptions = {}): TcpListen
         // descriptors to come back instead of ending the loop.
         delay = Math.min(ACCEPT_BACKOFF_MAX, delay === 0 ? ACCEPT_BACKOFF_MIN : delay * 2);
         node.logger.warn("TCP accept failed, retrying", { error, retryInMs: delay });
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, delay);
-          wake = () => {
-            clearTimeout(timer);
-            resolve();
-          };
-        });
-        wake = undefined;
+        await pause.sleep(delay);
         continue;
       }
       const remote = conn.remoteAddr;
@@ -178,7 +171,7 @@ export function listenTcp(node: Node, options: ListenTcpOptions = {}): TcpListen
   })();
   const close = (): Promise<void> => {
     closing ??= (async () => {
-      wake?.();
+      pause.wake();
       unhook();
       try {
         listener.close();
@@ -225,6 +218,27 @@ function limitsOf(options: ConnectionLimits): ConnectionLimits {
   if (options.writeTimeout !== undefined) out.writeTimeout = options.writeTimeout;
   if (options.maxWriteBuffer !== undefined) out.maxWriteBuffer = options.maxWriteBuffer;
   return out;
+}
+
+/** A backoff pause that closing cuts short: `sleep` resolves after `ms`, or at `wake()`. */
+class Backoff {
+  #wake: (() => void) | undefined;
+
+  sleep(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.#wake = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.#wake = done;
+    });
+  }
+
+  wake(): void {
+    this.#wake?.();
+  }
 }
 
 function closeQuietly(conn: Deno.Conn): void {
@@ -543,7 +557,7 @@ export function serveWebSocket(node: Node, options: ServeWebSocketOptions = {}):
   });
   let closing: Promise<void> | undefined;
   let restarts = 0;
-  let wake: (() => void) | undefined;
+  const pause = new Backoff();
   const start = (at: number): Deno.HttpServer<Deno.NetAddr> =>
     Deno.serve({
       hostname,
@@ -562,14 +576,7 @@ export function serveWebSocket(node: Node, options: ServeWebSocketOptions = {}):
       let delay = ACCEPT_BACKOFF_MIN;
       node.logger.warn("WebSocket server failed, restarting", { error, retryInMs: delay });
       while (!closing) {
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, delay);
-          wake = () => {
-            clearTimeout(timer);
-            resolve();
-          };
-        });
-        wake = undefined;
+        await pause.sleep(delay);
         if (closing) return;
         try {
           server = start(addr.port);
@@ -590,7 +597,7 @@ export function serveWebSocket(node: Node, options: ServeWebSocketOptions = {}):
   supervise(server);
   const close = (): Promise<void> => {
     closing ??= (async () => {
-      wake?.();
+      pause.wake();
       unhook();
       await Promise.all([...connections].map((c) => c.close()));
       try {

@@ -11,7 +11,12 @@ import {
   WS,
 } from "../routing/mod.ts";
 import { ConnectionPool } from "./_pool.ts";
-import { type Connection, type ConnectionLimits, DEFAULT_WRITE_TIMEOUT } from "./connection.ts";
+import {
+  type Connection,
+  type ConnectionLimits,
+  DEFAULT_WRITE_TIMEOUT,
+  withTimeout,
+} from "./connection.ts";
 import { linkFlow, type LinkFlowOptions } from "./link_flow.ts";
 import { Liveness, type LivenessOptions } from "./liveness.ts";
 import {
@@ -313,14 +318,7 @@ class WebSocketConnection implements Connection {
 
   async close(): Promise<void> {
     // Messages already handed to the connection go out first (bounded, as for TCP).
-    if (!this.#tearingDown) {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      await Promise.race([
-        this.#node.drained(this.address),
-        new Promise<void>((resolve) => timer = setTimeout(resolve, 1000)),
-      ]);
-      clearTimeout(timer);
-    }
+    if (!this.#tearingDown) await withTimeout(this.#node.drained(this.address), 1000);
     return await this.#fail(
       new TransportError("connection-closed", `connection to ${this.#peer} closed locally`),
     );
