@@ -13,11 +13,21 @@ import { Encryptor } from "./encryptor.ts";
 import { SecureChannel } from "./secure_channel.ts";
 import { DEFAULT_HANDSHAKE_TIMEOUT, type SecureChannelOptions } from "./secure_channel_options.ts";
 import { type LocalHandshake, startHandshake, verifyPeer } from "./_handshake.ts";
+import { InitiatorWatch } from "./_initiator_watch.ts";
 
 /** Options of {@linkcode createSecureChannel}. */
 export interface CreateSecureChannelOptions extends SecureChannelOptions {
   /** Cancels the handshake (`ChannelError` `aborted`); everything it started is freed. */
   signal?: AbortSignal;
+  /**
+   * Send the channel's frames on the route the handshake took, with its last hop (the
+   * listener) replaced by the responder's channel address, instead of the route the
+   * responder's reply came back on (Ockam's choice; the default). Through a relay name
+   * (`[link, forward_to_NAME, api]`) this route stays valid when the relay restarts or the
+   * responder registers again, where the reply's path through the relay's internals does
+   * not; the responder follows the route each newest frame arrives on either way.
+   */
+  keepHandshakeRoute?: boolean;
 }
 
 /**
@@ -27,9 +37,15 @@ export interface CreateSecureChannelOptions extends SecureChannelOptions {
  *
  * Fails with `HandshakeError` for a tampered or malformed message 2, `TrustError` when
  * the responder's identity or credentials do not satisfy `trustPolicy`, `ChannelError`
- * `handshake-timeout` or `aborted`, or the routing error of the first send. A failed
- * handshake leaves no worker behind. If the responder refuses this end after message 3,
- * it closes the channel: {@linkcode SecureChannel.closed} then resolves with
+ * `handshake-timeout` or `aborted`, or the routing error of the first send. Known answers
+ * come before the timeout: when the route's first hop (a connection) is lost while waiting,
+ * the handshake fails at once with the connection's error (a `TransportError` such as
+ * `connection-closed`, or `wrong-protocol` when the port answered in HTTP); when the far
+ * node answers with an undeliverable notice naming an address of the route, with
+ * `RouteError` `unknown-address` ("the far node has no worker 'forward_to_x'"). Notices
+ * count only until message 2 arrives: an untrusted relay cannot close an open channel with
+ * one. A failed handshake leaves no worker behind. If the responder refuses this end after
+ * message 3, it closes the channel: {@linkcode SecureChannel.closed} then resolves with
  * `closed-by-peer` and sends fail with that error.
  *
  * @example
@@ -57,8 +73,17 @@ export async function createSecureChannel(
   options: CreateSecureChannelOptions,
 ): Promise<SecureChannel> {
   options.signal?.throwIfAborted();
+  const target = Route.from(route);
+  // Watching the first hop starts before the first await, so a link lost meanwhile is seen.
+  const watch = new InitiatorWatch(node, target);
   // Dropped once the channel exists, so an open channel keeps no handshake state alive.
-  let handshake: LocalHandshake | undefined = await startHandshake(options, true);
+  let handshake: LocalHandshake | undefined;
+  try {
+    handshake = await startHandshake(options, true);
+  } catch (error) {
+    watch.close();
+    throw error;
+  }
   const decryptorAddress = Address.random();
   const encryptorAddress = Address.random();
   const { promise, resolve, reject } = deferred<SecureChannel>();
@@ -68,6 +93,7 @@ export async function createSecureChannel(
   const finish = (error?: unknown): void => {
     if (settled) return;
     settled = true;
+    watch.close();
     clearTimeout(timer);
     options.signal?.removeEventListener("abort", onAbort);
     if (error === undefined) return resolve(channel!);
@@ -86,11 +112,16 @@ export async function createSecureChannel(
   node.startWorker(decryptorAddress, async (ctx) => {
     if (channel) return channel.receive(ctx);
     if (settled || !handshake) return;
+    watch.answered();
     const { hs, payload } = handshake;
     try {
       // Message 2: the responder's e, s and identity payload.
       const peerPayload = await hs.readMessage(ctx.message.payload);
-      const remoteRoute = ctx.message.returnRoute;
+      const replyRoute = ctx.message.returnRoute;
+      const responder = replyRoute.last;
+      const remoteRoute = options.keepHandshakeRoute && responder
+        ? Route.from(route).popBack().append(responder)
+        : replyRoute;
       // Message 3 and the transport keys are computed while the responder is checked;
       // message 3 is sent only once it passed, and a refusal is reported before any
       // failure of ours.
@@ -125,13 +156,16 @@ export async function createSecureChannel(
     // The node closing (or anyone stopping the worker) ends a pending handshake, timer and all.
     onStop: () => finish(new ChannelError("closed", "the handshake's worker was stopped")),
   });
+  watch.start(decryptorAddress, finish);
   // Message 1: e, with the empty payload Ockam sends.
   handshake.hs.writeMessage(new Uint8Array())
     // The decryptor becomes a consumer of the flow the route leads into (a connection's),
     // so message 2 and the peer's frames reach it.
-    .then((message1) =>
-      node.send(Route.from(route), message1, { from: decryptorAddress, receiveReplies: true })
-    )
+    .then(async (message1) => {
+      const resolved = await watch.resolve();
+      if (settled) return;
+      await node.send(resolved, message1, { from: decryptorAddress, receiveReplies: true });
+    })
     .catch(finish);
   return promise;
 }

@@ -38,13 +38,18 @@ import type {
 } from "../identity/mod.ts";
 import { trustIdentifiers } from "../identity/mod.ts";
 import { type Logger, Node, RELAY_PREFIX, Route } from "../routing/mod.ts";
-import type { Connection } from "../transport/mod.ts";
+import type { ReconnectingLink } from "../transport/mod.ts";
+import { ClientSession, type Requester } from "./_client_session.ts";
+import { Output } from "./_output.ts";
 import {
+  aborted,
   CliError,
   consoleLogger,
   defaultStateDir,
   dialRelay,
   intFlag,
+  linkFlags,
+  type LinkTuning,
   parseFlags,
   parseRelayAddress,
   type RelayAddress,
@@ -75,44 +80,59 @@ export interface ClientOptions {
   timeout?: number;
   /** The node's logger. */
   logger?: Logger;
+  /** How the link to the relay heals (heartbeats, dead-link time, reconnect limits). */
+  link?: LinkTuning;
+  /** Fail a request when nothing was answered for this long, in ms. Default 60 000. */
+  giveUpAfter?: number;
+  /** Called with each replacement channel (`handshakes` counts all). */
+  onReopened?: (handshakes: number, channel: SecureChannel) => void;
 }
 
 /** An open client; see {@linkcode connectToDevice}. */
 export interface Client extends AsyncDisposable {
   /** The client's node. */
   readonly node: Node;
-  /** Its connection to the relay node. */
-  readonly connection: Connection;
+  /** Its link to the relay node (dialled again whenever it is lost). */
+  readonly link: ReconnectingLink;
   /** The route the handshake took. */
   readonly route: Route;
-  /** The end-to-end channel to the device. */
+  /** The end-to-end channel to the device (the first one; see `session` for the current). */
   readonly channel: SecureChannel;
+  /** Requests with retries over a channel replaced when the device lost it. */
+  readonly session: ClientSession;
   /** Milliseconds from sending handshake message 1 to the open channel. */
   readonly handshakeMs: number;
   /** Closes the channel (telling the device) and the node. */
   close(): Promise<void>;
 }
 
-/** Dials the relay and opens a secure channel through it to the device named `to`. */
+/**
+ * Dials the relay (a link that heals) and opens a secure channel through it to the device
+ * named `to`; `session` re-opens it to the same device identity when the device lost it.
+ */
 export async function connectToDevice(options: ClientOptions): Promise<Client> {
   const node = new Node(options.logger ? { logger: options.logger } : {});
   const timeout = options.timeout ?? 5000;
   try {
-    const connection = await dialRelay(node, options.relay);
+    const link = await dialRelay(node, options.relay, options.link);
     const route = Route.from([
-      ...connection.route,
+      ...link.route,
       ...(options.via ?? []),
       `${RELAY_PREFIX}${options.to}`,
       "api",
     ]);
+    const open = (trustPolicy: TrustPolicy | undefined) =>
+      createSecureChannel(node, route, {
+        identity: options.identity,
+        timeout,
+        // Through `forward_to_NAME`, not the relay's internals: it outlives a relay restart.
+        keepHandshakeRoute: true,
+        ...(trustPolicy ? { trustPolicy } : {}),
+        ...(options.authorities ? { authorities: options.authorities } : {}),
+        ...(options.credentials ? { credentials: options.credentials } : {}),
+      });
     const started = performance.now();
-    const channel = await createSecureChannel(node, route, {
-      identity: options.identity,
-      timeout,
-      ...(options.trustPolicy ? { trustPolicy: options.trustPolicy } : {}),
-      ...(options.authorities ? { authorities: options.authorities } : {}),
-      ...(options.credentials ? { credentials: options.credentials } : {}),
-    }).catch((error) => {
+    const channel = await open(options.trustPolicy).catch((error) => {
       if (error instanceof SealrouteError && error.code === "handshake-timeout") {
         throw new CliError(
           "handshake-timeout",
@@ -124,15 +144,27 @@ export async function connectToDevice(options: ClientOptions): Promise<Client> {
       throw error;
     });
     const handshakeMs = performance.now() - started;
+    const session = new ClientSession({
+      link,
+      channel,
+      // A replacement channel must reach the same device identity as the first.
+      open: () => open(options.trustPolicy ?? trustIdentifiers(channel.remoteIdentifier)),
+      timeout,
+      giveUpAfter: options.giveUpAfter ?? 60_000,
+      device: options.to,
+      relay: `${options.relay.transport}://${options.relay.hostPort}`,
+      ...(options.onReopened ? { onReopened: options.onReopened } : {}),
+    });
     const close = async (): Promise<void> => {
-      await channel.close();
+      await session.close();
       await node.close();
     };
     return {
       node,
-      connection,
+      link,
       route,
       channel,
+      session,
       handshakeMs,
       close,
       [Symbol.asyncDispose]: close,
@@ -159,6 +191,8 @@ export interface TelemetryOptions {
   filler?: Uint8Array;
   /** Called about once a second with the replies so far. */
   onProgress?: (done: number, elapsedMs: number) => void;
+  /** Updated as requests go out and replies come back (for a progress line). */
+  counters?: { sent: number; delivered: number };
 }
 
 /** What {@linkcode runTelemetry} measured. */
@@ -178,7 +212,7 @@ export interface TelemetryResult {
  * with up to `window` in flight, and waits for every reply. The first failure rejects.
  */
 export async function runTelemetry(
-  channel: SecureChannel,
+  channel: Requester,
   options: TelemetryOptions,
 ): Promise<TelemetryResult> {
   const { count, size, interval = 0, timeout = 5000 } = options;
@@ -205,10 +239,12 @@ export async function runTelemetry(
     while (next < count && failure === undefined) {
       const seq = next++;
       const sent = performance.now();
+      if (options.counters) options.counters.sent++;
       try {
         const reply = await channel.request("telemetry", payload(seq), { timeout });
         rttTotal += performance.now() - sent;
         replies++;
+        if (options.counters) options.counters.delivered++;
         last = new TextDecoder().decode(reply.payload);
       } catch (error) {
         failure ??= error;
@@ -234,7 +270,7 @@ export async function runTelemetry(
 
 /** Sends one command and returns the device's answer. */
 export async function sendCommand(
-  channel: SecureChannel,
+  channel: Requester,
   command: string,
   timeout = 5000,
 ): Promise<string> {
@@ -259,11 +295,23 @@ async function readPins(file: string): Promise<Record<string, string>> {
 }
 
 /** Runs the program with command-line `args` until `stop` aborts. */
-export async function main(args: readonly string[], _stop?: AbortSignal): Promise<void> {
+export async function main(args: readonly string[], stop?: AbortSignal): Promise<void> {
   const flags = parseFlags(args, {
-    string: ["relay", "to", "count", "size", "transport", "interval", "timeout", "state"],
+    string: [
+      "relay",
+      "to",
+      "count",
+      "size",
+      "transport",
+      "interval",
+      "timeout",
+      "state",
+      "heartbeat",
+      "dead-after",
+      "give-up",
+    ],
     list: ["trust"],
-    boolean: ["verbose"],
+    boolean: ["verbose", "json"],
   });
   const relayText = flags.string.relay;
   const to = flags.string.to;
@@ -274,8 +322,11 @@ export async function main(args: readonly string[], _stop?: AbortSignal): Promis
   const size = intFlag(flags, "size", 64);
   const interval = intFlag(flags, "interval", 0);
   const timeout = intFlag(flags, "timeout", 5000);
+  const link = linkFlags(flags);
+  const giveUpAfter = intFlag(flags, "give-up", 60_000);
   const relayAddress = parseRelayAddress(relayText, transportFlag(flags, "ws"));
   const explicitTrust = trustFlag(flags);
+  const out = new Output({ json: flags.boolean.json ?? false });
   const stateDir = flags.string.state ?? defaultStateDir("client");
   const identity = await stateIdentity(stateDir, "client");
   const pinsFile = `${stateDir}/known_devices.json`;
@@ -283,15 +334,18 @@ export async function main(args: readonly string[], _stop?: AbortSignal): Promis
   const pinned = pins[to];
   const trustPolicy = explicitTrust ?? (pinned ? trustIdentifiers(pinned) : undefined);
   const relay = relayAddress;
-  console.log(`client identifier=${identity.identifier}`);
+  out.event("client", { identifier: identity.identifier });
 
   await using client = await connectToDevice({
     identity,
     relay,
     to,
     timeout,
+    link,
+    giveUpAfter,
     ...(trustPolicy ? { trustPolicy } : {}),
     logger: consoleLogger("client", { verbose: flags.boolean.verbose ?? false }),
+    onReopened: (handshakes) => out.event("client reopened", { device: short(device), handshakes }),
   }).catch((error) => {
     if (error instanceof SealrouteError && error.code === "untrusted-peer") {
       throw new CliError(
@@ -312,53 +366,84 @@ export async function main(args: readonly string[], _stop?: AbortSignal): Promis
     const temp = `${pinsFile}.tmp-${Deno.pid}`;
     await Deno.writeTextFile(temp, JSON.stringify(pins, null, 2) + "\n");
     await Deno.rename(temp, pinsFile);
-    console.error(
-      `client: warning: trusting device ${device} on first use (pinned in ${pinsFile}); ` +
-        `pass --trust I… to name it explicitly`,
+    out.warn(
+      "client",
+      `trusting device ${device} on first use (pinned in ${pinsFile}); pass --trust I… to ` +
+        `name it explicitly`,
     );
   }
-  console.log(
-    `client connected device=${device} route=${routeText(relay, client.route)} handshake_ms=${
-      client.handshakeMs.toFixed(1)
-    } transport=${relay.transport}`,
-  );
-  const explain = (error: unknown): never => {
-    if (error instanceof SealrouteError && error.code === "timeout") {
-      throw new CliError(
-        "timeout",
-        `device '${to}' (${short(device)}) did not answer within ${timeout} ms: it is gone or ` +
-          `its relay was removed`,
-        { cause: error },
-      );
+  out.event("client connected", {
+    device,
+    route: routeText(relay, client.route),
+    handshake_ms: client.handshakeMs.toFixed(1),
+    transport: relay.transport,
+  });
+  client.link.on((event) => {
+    if (event.type === "lost") out.event("client link-lost", { relay: relayText });
+    if (event.type === "connected") {
+      out.event("client reconnected", { relay: relayText, reconnects: client.link.reconnects });
     }
+  });
+  const session = client.session;
+  const explain = (error: unknown): never => {
     if (error instanceof SealrouteError && error.code === "closed-by-peer") {
       throw new CliError(
         "closed-by-peer",
         `device '${to}' (${short(device)}) closed the channel: it does not accept this client ` +
-          `(${identity.identifier}) or it shut down`,
+          `(${identity.identifier})`,
         { cause: error },
       );
     }
     throw error;
   };
-  const result = await runTelemetry(client.channel, {
-    count,
-    size,
-    interval,
-    timeout,
-    onProgress: (done, ms) =>
-      console.log(
-        `progress ${done}/${count} (${Math.floor((done / count) * 100)}%) ${
-          Math.round(done / (ms / 1000))
-        } msg/s`,
-      ),
-  }).catch(explain);
-  const answer = await sendCommand(client.channel, "status", timeout).catch(explain);
-  console.log(`last reading ${result.last}`);
-  console.log(`command status -> ${answer}`);
-  console.log(
-    `client done replies=${result.replies}/${count} rate=${
-      Math.round(result.replies / (result.elapsedMs / 1000))
-    } msg/s rtt_ms=${result.meanRttMs.toFixed(2)}`,
-  );
+  const counters = { sent: 0, delivered: 0 };
+  const started = performance.now();
+  const progress = (): void => {
+    const seconds = (performance.now() - started) / 1000;
+    out.progress({
+      sent: counters.sent,
+      delivered: counters.delivered,
+      of: count,
+      rate: `${Math.round(counters.delivered / Math.max(seconds, 0.001))}/s`,
+      reconnects: client.link.reconnects,
+      retries: session.retries,
+      handshakes: session.handshakes,
+    });
+  };
+  const ticker = setInterval(progress, 1000);
+  const totals = () => ({
+    reconnects: client.link.reconnects,
+    retries: session.retries,
+    handshakes: session.handshakes,
+  });
+  let outcome: readonly [TelemetryResult, string] | undefined;
+  try {
+    const run = (async () => {
+      const telemetry = await runTelemetry(session, { count, size, interval, timeout, counters });
+      return [telemetry, await sendCommand(session, "status", timeout)] as const;
+    })();
+    // SIGINT/SIGTERM end a run early with what was delivered so far (exit status 0).
+    const stopped = stop ? aborted(stop).then(() => undefined) : new Promise<never>(() => {});
+    outcome = await Promise.race([run, stopped]).catch(explain);
+  } finally {
+    clearInterval(ticker);
+  }
+  if (!outcome) {
+    out.event("client stopped", {
+      sent: counters.sent,
+      delivered: counters.delivered,
+      of: count,
+      ...totals(),
+    });
+    return;
+  }
+  const [result, answer] = outcome;
+  out.event("last reading", { text: result.last });
+  out.event("command status", { reply: answer });
+  out.event("client done", {
+    replies: `${result.replies}/${count}`,
+    rate: `${Math.round(result.replies / (result.elapsedMs / 1000))}/s`,
+    rtt_ms: result.meanRttMs.toFixed(2),
+    ...totals(),
+  });
 }

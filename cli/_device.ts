@@ -1,47 +1,25 @@
 /**
  * A device behind NAT: it dials out to the relay, registers a name there, and serves its
- * `telemetry` and `commands` workers only through end-to-end secure channels.
+ * `echo`, `telemetry` and `commands` workers only through end-to-end secure channels. The
+ * program around it (`sealroute device`) is cli/_device_role.ts.
  *
- * ```sh
- * npx -y deno@2.9.6 task device --relay HOST:PORT --name NAME [--state .sealroute/device]
- *                              [--trust I…] [--relay-id I…] [--timeout MS] [--verbose]
- * ```
- *
- * `--relay` is the relay's TCP address (`tcp=` in its startup line; `ws://HOST:PORT` dials
- * its WebSocket instead). The device opens a secure channel to the relay node and registers
- * `NAME` through it, so the name is bound to this device's identity (kept in `--state`,
- * default `.sealroute/device` under the current directory): restarting with the same state
- * takes the name back, another identity is refused. On success it prints
- *
- * ```text
- * device ready identifier=I… name=NAME relay=forward_to_NAME
- * ```
- *
- * and `client connected identifier=I…` for each client channel.
+ * The device opens a secure channel to the relay node and registers its name through it, so
+ * the name is bound to the device's identity: restarting with the same state takes the name
+ * back, another identity is refused (`relay-refused`). Its link to the relay heals: a lost or
+ * silent link is dialled again with backoff, and after each reconnect the device opens a new
+ * channel to the relay node and registers again ({@linkcode RelaySession}); clients' channels
+ * through the relay carry on, their frames now arriving through the new relay channel.
  *
  * Trust. Clients reach the device's secure channel listener `api` through the relay and
- * authenticate end to end; the relay only forwards ciphertext. `--trust I…` (repeatable or
- * comma-separated) names the client identifiers allowed to open a channel (and so to use
- * `telemetry` and `commands`); without it every client is accepted and a warning says so.
- * `telemetry` and `commands` accept only messages that arrived through a channel of the
- * `api` listener, never messages the relay node itself sends over the device's link.
- * `--relay-id I…` pins the relay node's identifier (default: any relay, printed).
- *
- * Errors (one line, exit status 1): `connect-failed` (relay unreachable), `relay-refused`
- * (name held by another identity), `timeout` (no answer from the relay service),
- * `untrusted-peer` (relay is not `--relay-id`), `route-lost` (the relay went away).
+ * authenticate end to end; the relay only forwards ciphertext. `clientTrust` names the
+ * clients allowed to open a channel (and so to use the services); the services accept only
+ * messages that arrived through a channel of the `api` listener, never messages the relay
+ * node itself sends over the device's link. `relayTrust` pins the relay node's identity.
  *
  * @module
  */
+import { type AccessHook, Node, type Relay } from "../routing/mod.ts";
 import {
-  type AccessHook,
-  createRelay,
-  Node,
-  type Relay,
-  STATIC_RELAY_SERVICE_ADDRESS,
-} from "../routing/mod.ts";
-import {
-  createSecureChannel,
   createSecureChannelListener,
   type SecureChannel,
   type SecureChannelListener,
@@ -53,22 +31,10 @@ import type {
   TrustPolicy,
 } from "../identity/mod.ts";
 import type { Logger } from "../routing/mod.ts";
-import type { Connection } from "../transport/mod.ts";
-import { SealrouteError } from "../errors.ts";
-import {
-  aborted,
-  CliError,
-  consoleLogger,
-  defaultStateDir,
-  dialRelay,
-  intFlag,
-  parseFlags,
-  parseRelayAddress,
-  type RelayAddress,
-  short,
-  stateIdentity,
-  trustFlag,
-} from "./_roles_common.ts";
+import type { ReconnectingLink } from "../transport/mod.ts";
+import { RelaySession } from "./_relay_session.ts";
+import type { SealrouteError } from "../errors.ts";
+import { dialRelay, type LinkTuning, type RelayAddress } from "./_roles_common.ts";
 
 /** Options of {@linkcode startDevice}. */
 export interface DeviceOptions {
@@ -96,6 +62,12 @@ export interface DeviceOptions {
   logger?: Logger;
   /** Called with each client channel accepted. */
   onClient?: (channel: SecureChannel) => void;
+  /** How the link to the relay heals (heartbeats, dead-link time, reconnect limits). */
+  link?: LinkTuning;
+  /** Called after each registration of the name (1 = the first). */
+  onRegistered?: (registrations: number) => void;
+  /** Called when registering again after a reconnect failed and will be retried. */
+  onRetry?: (error: unknown, retryIn: number) => void;
 }
 
 /** A running device; see {@linkcode startDevice}. */
@@ -104,17 +76,23 @@ export interface Device extends AsyncDisposable {
   readonly node: Node;
   /** The device's identifier. */
   readonly identifier: string;
-  /** Its connection to the relay node. */
-  readonly connection: Connection;
-  /** Its secure channel to the relay node (registration went through it). */
+  /** Its link to the relay node (dialled again whenever it is lost). */
+  readonly link: ReconnectingLink;
+  /** Its current secure channel to the relay node (renewed after each reconnect). */
   readonly relayChannel: SecureChannel;
-  /** The registered relay. */
+  /** The current registration of its name. */
   readonly relay: Relay;
+  /** Registrations so far: 1 + one per reconnect. */
+  readonly registrations: number;
   /** The `api` listener clients open channels to. */
   readonly listener: SecureChannelListener;
   /** Messages `commands` executed, in order. */
   readonly executed: readonly string[];
-  /** Resolves with why the device lost the relay: the channel to it closed, or `replaced`. */
+  /**
+   * Resolves with why the device can no longer be reached: `replaced` (its identity
+   * registered elsewhere), `relay-refused` (another identity took the name while the link
+   * was down), or the link's `gave-up`.
+   */
   readonly lost: Promise<SealrouteError>;
   /** Closes everything. */
   close(): Promise<void>;
@@ -134,8 +112,9 @@ function access(hook: AccessHook | undefined): { incoming?: AccessHook } {
 }
 
 /**
- * Starts a device: dials the relay, opens a channel to its node, registers `name` through
- * it, and serves `api` (channel listener), `telemetry` and `commands`.
+ * Starts a device: dials the relay (a link that heals), opens a channel to its node,
+ * registers `name` through it (again after every reconnect), and serves `api` (channel
+ * listener), `telemetry` and `commands`.
  */
 export async function startDevice(options: DeviceOptions): Promise<Device> {
   const node = new Node(options.logger ? { logger: options.logger } : {});
@@ -147,51 +126,30 @@ export async function startDevice(options: DeviceOptions): Promise<Device> {
     ...(options.credentials ? { credentials: options.credentials } : {}),
   };
   try {
-    const connection = await dialRelay(node, options.relay);
-    const relayChannel = await createSecureChannel(node, connection.route.append("api"), {
-      ...common,
-      ...(options.relayTrust ? { trustPolicy: options.relayTrust } : {}),
-    });
-    // The relay node closes the channel at once if it does not trust this device; stop
-    // waiting for the registration then instead of timing out.
-    const refused = new AbortController();
-    void relayChannel.closed.then(() => refused.abort());
-    // A same-identity takeover elsewhere (another process with this identity registered
-    // the name): this one is told, and stops instead of idling as a zombie.
-    let replacedBy: ((error: SealrouteError) => void) | undefined;
-    const replaced = new Promise<SealrouteError>((resolve) => replacedBy = resolve);
-    const relay = await createRelay(node, [relayChannel.address], options.name, {
-      service: STATIC_RELAY_SERVICE_ADDRESS,
-      timeout,
-      signal: refused.signal,
-      onReplaced: (error) => replacedBy?.(error),
-    }).catch(async (error) => {
-      if (relayChannel.isClosed) {
-        const reason = await relayChannel.closed;
-        throw new CliError(
-          reason?.code ?? "closed",
-          `the relay node closed the channel: it does not accept this device ` +
-            `(${options.identity.identifier})`,
-          { cause: reason },
-        );
-      }
-      if (error instanceof SealrouteError && error.code === "relay-refused") {
-        throw new CliError(
-          "relay-refused",
-          `the relay refused the name '${options.name}': it is held by another identity ` +
-            `(this device is ${options.identity.identifier})`,
-          { cause: error },
-        );
-      }
-      throw error;
-    });
+    const link = await dialRelay(node, options.relay, options.link);
     // Clients' handshakes arrive through the relay, inside the channel to the relay node:
-    // the listener hears from that channel, and the services only from clients' channels.
+    // the listener hears from that channel (each renewed one), the services only from
+    // clients' channels.
     const listener = await createSecureChannelListener(node, "api", {
       ...common,
-      consumes: [relayChannel.flow],
       ...(options.clientTrust ? { trustPolicy: options.clientTrust } : {}),
       ...(options.onClient ? { onChannel: options.onClient } : {}),
+    });
+    const session = await RelaySession.open({
+      node,
+      link,
+      identity: options.identity,
+      name: options.name,
+      timeout,
+      consumers: () => [
+        listener.address,
+        ...[...listener.channels].map((c) => c.remoteAddress),
+      ],
+      ...(options.relayTrust ? { relayTrust: options.relayTrust } : {}),
+      ...(options.authorities ? { authorities: options.authorities } : {}),
+      ...(options.credentials ? { credentials: options.credentials } : {}),
+      ...(options.onRegistered ? { onRegistered: options.onRegistered } : {}),
+      ...(options.onRetry ? { onRetry: options.onRetry } : {}),
     });
     const executed: string[] = [];
     node.startWorker("echo", (ctx) => ctx.reply(ctx.message.payload), {
@@ -207,99 +165,32 @@ export async function startDevice(options: DeviceOptions): Promise<Device> {
       executed.push(command);
       return ctx.reply(new TextEncoder().encode(`ok: ${command}`));
     }, { consumes: [listener.flow], ...access(options.commandsAccess) });
-    const lost = Promise.race([
-      replaced,
-      relayChannel.closed.then((reason) =>
-        reason ?? new SealrouteError("closed", "the channel to the relay was closed")
-      ),
-    ]);
     const close = async (): Promise<void> => {
-      await relayChannel.close();
+      for (const channel of listener.channels) await channel.close();
+      await session.close();
       await node.close();
     };
     return {
       node,
       identifier: options.identity.identifier,
-      connection,
-      relayChannel,
-      relay,
+      link,
+      get relayChannel() {
+        return session.channel;
+      },
+      get relay() {
+        return session.relay;
+      },
+      get registrations() {
+        return session.registrations;
+      },
       listener,
       executed,
-      lost,
+      lost: session.lost,
       close,
       [Symbol.asyncDispose]: close,
     };
   } catch (error) {
     await node.close();
     throw error;
-  }
-}
-
-/** Runs the program with command-line `args` until `stop` aborts. */
-export async function main(args: readonly string[], stop: AbortSignal): Promise<void> {
-  const flags = parseFlags(args, {
-    string: ["relay", "name", "state", "timeout"],
-    list: ["trust", "relay-id"],
-    boolean: ["verbose"],
-  });
-  const relayText = flags.string.relay;
-  const name = flags.string.name;
-  if (!relayText || !name) {
-    throw new CliError("usage", "usage: device --relay HOST:PORT --name NAME [--state DIR]");
-  }
-  if (!/^[0-9A-Za-z_.-]{1,64}$/.test(name)) {
-    throw new CliError("usage", `--name: letters, digits, '.', '_' or '-' only, got '${name}'`);
-  }
-  const relayAddress = parseRelayAddress(relayText, "tcp");
-  const timeout = intFlag(flags, "timeout", 5000);
-  const clientTrust = trustFlag(flags);
-  const relayTrust = trustFlag(flags, "relay-id");
-  const identity = await stateIdentity(flags.string.state ?? defaultStateDir("device"), "device");
-  if (!clientTrust) {
-    console.error(
-      "device: warning: every client identity is accepted; pass --trust I… to restrict",
-    );
-  }
-  const device = await startDevice({
-    identity,
-    relay: relayAddress,
-    name,
-    timeout,
-    ...(clientTrust ? { clientTrust } : {}),
-    ...(relayTrust ? { relayTrust } : {}),
-    logger: consoleLogger("device", { verbose: flags.boolean.verbose ?? false }),
-    onClient: (channel) => console.log(`client connected identifier=${channel.remoteIdentifier}`),
-  }).catch((error) => {
-    if (error instanceof SealrouteError && error.code === "untrusted-peer") {
-      throw new CliError("untrusted-peer", `the relay node is not the one --relay-id names`, {
-        cause: error,
-      });
-    }
-    throw error;
-  });
-  try {
-    console.log(
-      `device ready identifier=${device.identifier} name=${name} relay=${device.relay.address}` +
-        ` relay-node=${short(device.relayChannel.remoteIdentifier)}`,
-    );
-    const reason = await Promise.race([aborted(stop).then(() => undefined), device.lost]);
-    if (reason?.code === "replaced") {
-      throw new CliError(
-        "replaced",
-        `another process with this identity (${device.identifier}) registered the name ` +
-          `'${name}' at ${relayText}; this one stops (run one device per identity)`,
-        { cause: reason },
-      );
-    }
-    if (reason) {
-      throw new CliError(
-        reason.code,
-        `lost the relay at ${relayText}; the name '${name}' is no longer reachable`,
-        { cause: reason },
-      );
-    }
-    console.log("device stopping");
-  } finally {
-    await device.close();
   }
 }

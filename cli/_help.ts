@@ -1,6 +1,9 @@
 // Help texts of `sealroute` and its subcommands (snapshots in cli/testdata/).
 
 const EXIT = `Exit status: 0 ok, 1 runtime failure (error [code]: …), 2 usage error.`;
+const LINK = `      --heartbeat MS       heartbeat after this long idle, 0 = none (default 5000)
+      --dead-after MS      a link silent this long is dead and dialled again
+                           (default 30000; at least twice --heartbeat)`;
 const COMMON = `  -h, --help               show this help
       --log-level LEVEL    error|warn|info|debug (default warn)
       --state DIR          state directory (default $XDG_STATE_HOME/sealroute/<role>,
@@ -18,6 +21,8 @@ Commands:
   device                     dial out to a relay, register a name, serve echo/telemetry
   client                     open a secure channel to a device and stream telemetry
   send                       send one message to a device's worker and print the reply
+  listen                     register a name at a relay and print the messages sent to it
+  status                     list who is registered at a relay (for its operators)
 
 Options:
   -h, --help     show this help (also: sealroute <command> --help)
@@ -36,7 +41,8 @@ ${EXIT}`,
   list     list the identities kept in the state directory
 
 Options:
-      --role ROLE          relay|device|client (default client): picks state dir and name
+      --role ROLE          relay|device|client|listen|operator (default client): picks
+                           state dir and name
       --json               print one JSON object per line
 ${COMMON}
 
@@ -55,17 +61,24 @@ Options:
       --ws-port PORT       WebSocket port, 0 = any free port (default 4001)
       --hostname HOST      address to listen on (default 127.0.0.1)
       --trust I…           identities allowed to register names (repeatable)
+      --operator I…        identities allowed to ask sealroute status (repeatable;
+                           default nobody)
+${LINK}
+      --json               print one JSON object per event line
 ${COMMON}
 
 Examples:
   sealroute relay
   sealroute relay --port 0 --ws-port 0 --trust I1234…
+  sealroute relay --operator I5678…  # I5678…: sealroute identity show --role operator
 
 ${EXIT}`,
   device: `Usage: sealroute device --relay HOST:PORT --name NAME [options]
 
 Dials out to the relay (TCP), registers NAME and serves echo, telemetry and commands
-to clients that open a secure channel to it.
+to clients that open a secure channel to it. A lost or silent link is dialled again
+(backoff with jitter, never giving up) and NAME registered again after each reconnect;
+clients' channels carry on.
 
 Options:
       --relay HOST:PORT    the relay's TCP address (tcp:// or ws:// prefix allowed)
@@ -73,6 +86,8 @@ Options:
       --trust I…           client identities to accept (repeatable; default any)
       --relay-id I…        the relay node's identifier, checked on connect
       --timeout MS         handshake timeout (default 5000)
+${LINK}
+      --json               print one JSON object per event line
 ${COMMON}
 
 Examples:
@@ -81,8 +96,11 @@ Examples:
 ${EXIT}`,
   client: `Usage: sealroute client --relay HOST:PORT --to NAME [options]
 
-Opens a secure channel through the relay to the device NAME and streams telemetry.
+Opens a secure channel through the relay to the device NAME and streams telemetry,
+with a progress line (sent, delivered, rate, reconnects, retries, handshakes).
 The device's identifier is pinned on first use in <state>/known_devices.json.
+A lost link is dialled again and the channel carries on; a request that times out is
+sent again; a channel the device lost (it restarted) is replaced by a new one.
 
 Options:
       --relay HOST:PORT    the relay's address (default transport ws)
@@ -91,8 +109,11 @@ Options:
       --count N            readings to request (default 100)
       --size BYTES         reading size (default 64)
       --interval MS        pause between readings (default 0)
-      --timeout MS         handshake timeout (default 5000)
+      --timeout MS         handshake and per-request timeout (default 5000)
+      --give-up MS         stop when nothing was answered this long (default 60000)
       --trust I…           device identities to accept (instead of the pin)
+${LINK}
+      --json               print one JSON object per event line
 ${COMMON}
 
 Examples:
@@ -117,6 +138,51 @@ ${COMMON}
 Examples:
   sealroute send --to sensor --worker echo hi
   sealroute send --relay ws://127.0.0.1:4001 --to sensor --worker echo hi --json
+
+${EXIT}`,
+  listen: `Usage: sealroute listen --relay HOST:PORT --name NAME [options]
+
+Registers NAME at the relay (as device does) and serves the worker WORKER to clients'
+end-to-end channels. Each message is answered "ok" and printed as one line:
+  message from=I… worker=WORKER bytes=N text="…"
+(text quoted and escaped, cut at 120 characters; --json lines carry all of it).
+Runs until interrupted; its link heals as the device's does. State role: listen (its own
+state directory and identity).
+
+Options:
+      --relay HOST:PORT    the relay's TCP address (tcp:// or ws:// prefix allowed)
+      --name NAME          the relay name to register (letters, digits, . _ -)
+      --worker WORKER      the worker to serve (default inbox)
+      --trust I…           client identities to accept (repeatable; default any)
+      --relay-id I…        the relay node's identifier, checked on connect
+      --timeout MS         handshake timeout (default 5000)
+${LINK}
+      --json               print one JSON object per event line
+${COMMON}
+
+Examples:
+  sealroute listen --relay 127.0.0.1:4000 --name inbox-1
+  sealroute send --relay ws://127.0.0.1:4001 --to inbox-1 --worker inbox hello
+
+${EXIT}`,
+  status: `Usage: sealroute status --relay HOST:PORT [options]
+
+Asks the relay, over a secure channel to its node, which names are registered and by
+which identity; prints "registered name=… identity=I… since=…" per name, then
+"status count=N". Only identities the relay was started with --operator may ask (error
+code not-operator otherwise). State role: operator (its identifier:
+sealroute identity show --role operator).
+
+Options:
+      --relay HOST:PORT    the relay's address (default transport ws; tcp:// allowed)
+      --relay-id I…        the relay node's identifier, checked on connect
+      --timeout MS         handshake and reply timeout (default 5000)
+      --json               print one JSON object per line
+${COMMON}
+
+Examples:
+  sealroute status --relay ws://127.0.0.1:4001
+  sealroute status --relay 127.0.0.1:4001 --json
 
 ${EXIT}`,
 };

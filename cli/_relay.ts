@@ -3,7 +3,7 @@
  *
  * ```sh
  * npx -y deno@2.9.6 task relay [--port 4000] [--ws-port 4001] [--state .sealroute/relay]
- *                             [--trust I…] [--verbose]
+ *                             [--trust I…] [--operator I…] [--verbose]
  * ```
  *
  * It listens on TCP (devices) and WebSocket (clients, browsers, edge functions), runs a
@@ -28,6 +28,14 @@
  * restricts registration to those identifiers. The relay never sees plaintext: clients
  * open their own end-to-end channels to devices through it.
  *
+ * Status. The worker `status` tells an operator which names are registered and by whom
+ * (JSON `{names: [{name, identity, since}], count}`). It answers only messages that came
+ * through one of this node's `api` channels from an identifier given with `--operator I…`
+ * (repeatable or comma-separated); anyone else gets `error:not-operator: …` and the relay
+ * logs a warning. Without `--operator` nobody may ask. With `--trust`, operators are also
+ * admitted to the channel listener (to ask `status`), but may register names only if
+ * `--trust` names them too.
+ *
  * The identity is kept in `--state` (default `.sealroute/relay` under the current
  * directory), so the identifier printed stays the same across restarts.
  *
@@ -44,11 +52,14 @@ import type {
   LocalIdentity,
   TrustPolicy,
 } from "../identity/mod.ts";
+import { trustIdentifiers } from "../identity/mod.ts";
 import {
   type Flow,
+  LOCAL_INFO_IDENTIFIER,
   type Logger,
   Node,
   type RelayService,
+  type RoutedMessage,
   startEcho,
   startRelayService,
 } from "../routing/mod.ts";
@@ -60,11 +71,13 @@ import {
   CliError,
   consoleLogger,
   defaultStateDir,
+  linkFlags,
   parseFlags,
   portFlag,
   stateIdentity,
   trustFlag,
 } from "./_roles_common.ts";
+import { Output } from "./_output.ts";
 
 /** Options of {@linkcode startRelayNode}. */
 export interface RelayNodeOptions {
@@ -78,12 +91,24 @@ export interface RelayNodeOptions {
   wsPort?: number;
   /** Who may open a channel to this node (and so register a relay). Default: everyone. */
   trustPolicy?: TrustPolicy;
+  /**
+   * Identifiers that may register names (checked per request, on top of `trustPolicy`).
+   * Default: anyone with a channel.
+   */
+  registrants?: readonly string[];
+  /**
+   * Identifiers whose channels may ask the `status` worker who is registered. They must
+   * pass `trustPolicy` to open a channel at all. Default: none (every request refused).
+   */
+  operators?: readonly string[];
   /** Authorities whose credentials are checked. */
   authorities?: readonly Identity[];
   /** Credentials this node presents. */
   credentials?: readonly CredentialAndPurposeKey[];
   /** The node's logger. */
   logger?: Logger;
+  /** Heartbeats and dead-link time of accepted connections. Default 5 s / 30 s. */
+  liveness?: { heartbeatInterval?: number; deadAfter?: number };
   /** Called with each accepted connection and its transport. */
   onConnection?: (connection: Connection, transport: "tcp" | "ws") => void;
 }
@@ -122,19 +147,21 @@ export async function startRelayNode(options: RelayNodeOptions): Promise<RelayNo
     tcp = listenTcp(node, {
       hostname,
       port: options.port ?? 0,
+      ...options.liveness,
       ...(onConnection ? { onConnection: (c) => onConnection(c, "tcp") } : {}),
     });
-    const ws = webSocketHandler(
-      node,
-      onConnection ? { onConnection: (c) => onConnection(c, "ws") } : {},
-    );
+    const ws = webSocketHandler(node, {
+      ...options.liveness,
+      ...(onConnection ? { onConnection: (c) => onConnection(c, "ws") } : {}),
+    });
     http = Deno.serve({ hostname, port: options.wsPort ?? 0, onListen() {} }, ws);
     // What arrives over either listener reaches only the workers below that consume it.
     const listener = await createSecureChannelListener(node, "api", {
       identity: options.identity,
       consumes: [tcp.flow, ws.flow],
-      // The role programs dial plain (not reconnecting) links: a device whose connection
-      // dropped is gone, so its channel closes at once and its name is freed for its return.
+      // A device's link that died (closed, or silent past the dead-link time) ends its
+      // channel here at once and frees its name: the device dials again, opens a new
+      // channel and registers again (clients' end-to-end channels through it carry on).
       closeOnRouteLoss: true,
       ...(options.trustPolicy ? { trustPolicy: options.trustPolicy } : {}),
       ...(options.authorities ? { authorities: options.authorities } : {}),
@@ -144,14 +171,21 @@ export async function startRelayNode(options: RelayNodeOptions): Promise<RelayNo
     // Clients reach the relays in clear (their own channels run end to end through them);
     // registrations are taken only through one of this node's channels, which carry an
     // identity the service can bind a name to.
+    const fromChannel = (message: RoutedMessage): boolean => {
+      const channel = message.localInfo[LOCAL_INFO_CHANNEL];
+      for (const c of listener.channels) if (c.address.toString() === channel) return true;
+      return false;
+    };
+    const registrants = options.registrants ? new Set(options.registrants) : undefined;
     const relays = startRelayService(node, {
       consumes: flows,
       incoming: (message) => {
-        const channel = message.localInfo[LOCAL_INFO_CHANNEL];
-        for (const c of listener.channels) if (c.address.toString() === channel) return true;
-        return false;
+        if (!fromChannel(message)) return false;
+        const identity = message.localInfo[LOCAL_INFO_IDENTIFIER];
+        return !registrants || (typeof identity === "string" && registrants.has(identity));
       },
     });
+    startStatus(node, { listener, relays, fromChannel, operators: options.operators ?? [] });
     // Ockam nodes serve `echo`; so does this one (through a channel to `api` or in clear).
     startEcho(node, { consumes: flows });
     const tcpListener = tcp;
@@ -185,26 +219,70 @@ export async function startRelayNode(options: RelayNodeOptions): Promise<RelayNo
   }
 }
 
+/** The `status` worker: registrations as JSON, for operators' channels only. */
+function startStatus(node: Node, options: {
+  listener: SecureChannelListener;
+  relays: RelayService;
+  fromChannel: (message: RoutedMessage) => boolean;
+  operators: readonly string[];
+}): void {
+  const operators = new Set(options.operators);
+  const encoder = new TextEncoder();
+  node.startWorker("status", async (ctx) => {
+    // Only messages decrypted by one of this node's `api` channels reach here (the flow),
+    // and their local info (set by the channel, never from the wire) names the peer.
+    if (!options.fromChannel(ctx.message)) return;
+    const identity = ctx.message.localInfo[LOCAL_INFO_IDENTIFIER];
+    let reply: string;
+    if (typeof identity === "string" && operators.has(identity)) {
+      const names = options.relays.registrations().map((r) => ({
+        name: r.name,
+        ...(r.identity === undefined ? {} : { identity: r.identity }),
+        since: new Date(r.since).toISOString(),
+      }));
+      reply = JSON.stringify({ names, count: names.length });
+      node.logger.info("status served", { identity, count: names.length });
+    } else {
+      node.logger.warn("status refused a request: not an operator", { identity });
+      reply = `error:not-operator: ${String(identity)} is not an operator of this relay`;
+    }
+    await ctx.reply(encoder.encode(reply)).catch((error) => {
+      node.logger.debug("status reply not delivered", { error });
+    });
+  }, { consumes: [options.listener.flow] });
+}
+
 /** Runs the program with command-line `args` until `stop` aborts. */
 export async function main(args: readonly string[], stop: AbortSignal): Promise<void> {
   const flags = parseFlags(args, {
-    string: ["port", "ws-port", "state", "hostname"],
-    list: ["trust"],
-    boolean: ["verbose"],
+    string: ["port", "ws-port", "state", "hostname", "heartbeat", "dead-after"],
+    list: ["trust", "operator"],
+    boolean: ["verbose", "json"],
   });
+  const out = new Output({ json: flags.boolean.json ?? false });
   const port = portFlag(flags, "port", 4000);
+  const { heartbeatInterval, deadAfter } = linkFlags(flags);
   const wsPort = portFlag(flags, "ws-port", 4001);
-  const trustPolicy = trustFlag(flags);
+  const trusted = trustFlag(flags);
+  const operators = trustFlag(flags, "operator") ? flags.list.operator! : [];
+  // Operators may open a channel to ask `status`; registering stays with --trust.
+  const trustPolicy = trusted && operators.length
+    ? trustIdentifiers(...flags.list.trust!, ...operators)
+    : trusted;
+  const registrants = trusted && operators.length ? flags.list.trust! : undefined;
   const identity = await stateIdentity(flags.string.state ?? defaultStateDir("relay"), "relay");
   const logger = consoleLogger("relay", {
     verbose: flags.boolean.verbose ?? false,
     filter: (message, fields) => {
       if (message === "relay registered") {
-        console.log(`relay registered name=${fields.relay} identity=${fields.identity}`);
+        out.event("relay registered", {
+          name: String(fields.relay),
+          identity: String(fields.identity),
+        });
         return true;
       }
       if (message === "relay removed") {
-        console.log(`relay removed name=${fields.relay}`);
+        out.event("relay removed", { name: String(fields.relay) });
         return true;
       }
       if (message === "connection lost" && !flags.boolean.verbose) {
@@ -213,7 +291,7 @@ export async function main(args: readonly string[], stop: AbortSignal): Promise<
         return reason instanceof SealrouteError && reason.code === "connection-closed";
       }
       if (message === "relay service refused a request") {
-        console.log(`relay refused ${fields.reason}`);
+        out.event("relay refused", { reason: String(fields.reason) });
         return true;
       }
       return false;
@@ -224,24 +302,44 @@ export async function main(args: readonly string[], stop: AbortSignal): Promise<
     hostname: flags.string.hostname ?? "127.0.0.1",
     port,
     wsPort,
+    liveness: { heartbeatInterval: heartbeatInterval ?? 5000, deadAfter: deadAfter ?? 30_000 },
     ...(trustPolicy ? { trustPolicy } : {}),
+    ...(registrants ? { registrants } : {}),
+    operators,
     logger,
   }).catch((error) => {
     if (error instanceof Deno.errors.AddrInUse) {
+      const hostname = flags.string.hostname ?? "127.0.0.1";
+      const [busy, flag] = inUse(hostname, port) ? [port, "--port"] : [wsPort, "--ws-port"];
       throw new CliError(
         "address-in-use",
-        `port ${port} or ${wsPort} on ${flags.string.hostname ?? "127.0.0.1"} is already in use; ` +
-          `stop the other program or pass --port/--ws-port`,
+        `port ${busy} on ${hostname} is already in use; stop the other program or pass ` +
+          `${flag} with another port`,
       );
     }
     throw error;
   });
   if (!trustPolicy) {
-    console.error(
-      "relay: warning: any identity may register a free relay name; pass --trust I… to restrict",
+    out.warn("relay", "any identity may register a free relay name; pass --trust I… to restrict");
+  }
+  if (!operators.length) {
+    out.warn(
+      "relay",
+      "nobody may ask this relay's status; pass --operator I… (the identifier from: " +
+        "sealroute identity show --role operator)",
     );
   }
-  console.log(`relay ready identifier=${relay.identifier} tcp=${relay.tcp} ws=${relay.ws}`);
+  out.event("relay ready", { identifier: relay.identifier, tcp: relay.tcp, ws: relay.ws });
   await aborted(stop);
-  console.log("relay stopping");
+  out.event("relay stopping");
+}
+
+/** Whether `port` on `hostname` is taken (to name the port a failed start collided on). */
+function inUse(hostname: string, port: number): boolean {
+  try {
+    Deno.listen({ hostname, port }).close();
+    return false;
+  } catch (error) {
+    return error instanceof Deno.errors.AddrInUse;
+  }
 }

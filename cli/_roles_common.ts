@@ -11,8 +11,8 @@ import {
 } from "../identity/mod.ts";
 import { FileIdentityStore } from "../identity/deno.ts";
 import type { Logger, Node } from "../routing/mod.ts";
-import { type Connection, connectWebSocket } from "../transport/mod.ts";
-import { connectTcp } from "../transport/deno.ts";
+import { type ReconnectingLink, reconnectWebSocket } from "../transport/mod.ts";
+import { reconnectTcp } from "../transport/deno.ts";
 import { Vault } from "../vault/mod.ts";
 import { FileKeyStore } from "../vault/deno.ts";
 import { CliFailure, errorText } from "./_errors.ts";
@@ -211,12 +211,63 @@ export function parseRelayAddress(text: string, transport: "tcp" | "ws"): RelayA
   return { transport: (match[1] as "tcp" | "ws" | undefined) ?? transport, hostPort: match[2]! };
 }
 
-/** Connects `node` to the relay node; a failure is `connect-failed` naming the address. */
-export async function dialRelay(node: Node, relay: RelayAddress): Promise<Connection> {
+/** How a role's link to the relay heals: liveness and reconnect limits. */
+export interface LinkTuning {
+  /** Heartbeat after this many idle ms (0: none). Default 5000. */
+  heartbeatInterval?: number;
+  /** The link is dead after this many ms with nothing received. Default 30 000. */
+  deadAfter?: number;
+  /** Longest pause between reconnect attempts, in ms. Default 5000. */
+  maxDelay?: number;
+  /** Stop reconnecting after the link was down this long, in ms. Default: never. */
+  giveUpAfter?: number;
+}
+
+/** `--heartbeat MS`, `--dead-after MS` and (when `giveUp`) `--give-up MS` as a tuning. */
+export function linkFlags(flags: Flags, giveUpFallback?: number): LinkTuning {
+  const tuning: LinkTuning = {
+    heartbeatInterval: intFlag(flags, "heartbeat", 5000),
+    deadAfter: intFlag(flags, "dead-after", 30_000),
+  };
+  const giveUp = flags.string["give-up"] !== undefined
+    ? intFlag(flags, "give-up", 0)
+    : giveUpFallback;
+  if (giveUp !== undefined) tuning.giveUpAfter = giveUp;
+  if (
+    tuning.deadAfter && tuning.heartbeatInterval && tuning.deadAfter < 2 * tuning.heartbeatInterval
+  ) {
+    throw new CliFailure(
+      "usage",
+      `--dead-after ${tuning.deadAfter} must be at least twice --heartbeat ` +
+        `${tuning.heartbeatInterval}, or an idle link is declared dead`,
+    );
+  }
+  return tuning;
+}
+
+/**
+ * Opens a link to the relay node that is dialled again whenever it is lost (exponential
+ * backoff with full jitter), with heartbeats and dead-link detection. The first dial's
+ * failure is `connect-failed` (or the transport's code) naming the address.
+ */
+export async function dialRelay(
+  node: Node,
+  relay: RelayAddress,
+  tuning: LinkTuning = {},
+): Promise<ReconnectingLink> {
+  const options = {
+    maxDelay: tuning.maxDelay ?? 5000,
+    giveUpAfter: tuning.giveUpAfter ?? Number.POSITIVE_INFINITY,
+    expectHeartbeats: true,
+    ...(tuning.heartbeatInterval !== undefined
+      ? { heartbeatInterval: tuning.heartbeatInterval }
+      : {}),
+    ...(tuning.deadAfter !== undefined ? { deadAfter: tuning.deadAfter } : {}),
+  };
   try {
     return relay.transport === "tcp"
-      ? await connectTcp(node, relay.hostPort)
-      : await connectWebSocket(node, `ws://${relay.hostPort}`);
+      ? await reconnectTcp(node, relay.hostPort, options)
+      : await reconnectWebSocket(node, `ws://${relay.hostPort}`, options);
   } catch (error) {
     const code = error instanceof SealrouteError ? error.code : "connect-failed";
     throw new CliFailure(

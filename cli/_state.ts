@@ -6,7 +6,7 @@ import { FileKeyStore } from "../vault/deno.ts";
 import { CliFailure, CliUsageError } from "./_errors.ts";
 
 /** The roles whose state the command knows. */
-export const ROLES = ["relay", "device", "client"] as const;
+export const ROLES = ["relay", "device", "client", "listen", "operator"] as const;
 
 /** `$XDG_STATE_HOME/sealroute/<role>` or `~/.local/state/sealroute/<role>`. */
 export function defaultStateDir(role: string): string {
@@ -21,7 +21,7 @@ export function defaultStateDir(role: string): string {
 export function roleFlag(value: string | undefined): string {
   const role = value ?? "client";
   if (!(ROLES as readonly string[]).includes(role)) {
-    throw new CliUsageError(`--role expects relay|device|client, got '${role.slice(0, 16)}'`);
+    throw new CliUsageError(`--role expects ${ROLES.join("|")}, got '${role.slice(0, 16)}'`);
   }
   return role;
 }

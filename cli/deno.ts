@@ -13,8 +13,10 @@ import { identityCommand } from "./_identity.ts";
 import { CliUsageError, errorText, statusOf } from "./_errors.ts";
 import { sendCommand } from "./_send.ts";
 import { main as relayMain } from "./_relay.ts";
-import { main as deviceMain } from "./_device.ts";
+import { deviceMain } from "./_device_role.ts";
 import { main as clientMain } from "./_client.ts";
+import { main as listenMain } from "./_listen.ts";
+import { statusCommand } from "./_status.ts";
 
 /** The version printed by `--version` (deno.json's `version`). */
 const VERSION = "0.1.0";
@@ -100,6 +102,14 @@ export async function main(args: readonly string[]): Promise<number> {
       case "send":
         await sendCommand(rest);
         return 0;
+      case "status":
+        await statusCommand(roleArgs(rest));
+        return 0;
+      case "listen": {
+        const passed = roleArgs(rest);
+        await withSignals((stop) => listenMain(passed, stop));
+        return 0;
+      }
       case "relay":
       case "device":
       case "client": {

@@ -38,9 +38,11 @@ import {
   decodeBareString,
   decodeTcpMessage,
   decodeTransportMessage,
+  decodeUndeliverableNotice,
   decodeVarint,
   encodeTcpMessage,
   encodeTransportMessage,
+  encodeUndeliverableNotice,
   Route,
   RoutedMessage,
 } from "../routing/mod.ts";
@@ -364,6 +366,27 @@ export async function makeTargets(): Promise<Target[]> {
         Uint8Array.from([...new Array(9).fill(0xff), 1]),
       ], 24),
       (bytes) => [attempt(() => decodeVarint(bytes)), decodeBareString(bytes)],
+    ),
+    syncTarget(
+      "undeliverable-notice",
+      "decodeUndeliverableNotice (BARE, Sealroute's unknown-address answer)",
+      bytesFor([
+        encodeUndeliverableNotice({
+          code: "unknown-address",
+          address: Address.local("forward_to_nosuch"),
+          waiting: routes[2]!,
+        }),
+        encodeUndeliverableNotice({
+          code: "unknown-address",
+          address: new Address(255, new Uint8Array(300).fill(0x61)),
+          waiting: Route.from("initiator"),
+        }),
+      ]),
+      (bytes) => {
+        const notice = decodeUndeliverableNotice(bytes);
+        if (!equalBytes(encodeUndeliverableNotice(notice), bytes)) fail("re-encoding");
+        return notice;
+      },
     ),
     syncTarget(
       "route-text",

@@ -52,6 +52,21 @@ export { type Logger, silentLogger } from "./logger.ts";
 export { Node, type WorkerContext, type WorkerHandler } from "./node.ts";
 export { type CreateFlowOptions, Flow, FlowControls } from "./flow_controls.ts";
 export {
+  configureUndeliverableNotices,
+  decodeUndeliverableNotice,
+  DEFAULT_NOTICE_RATE,
+  encodeUndeliverableNotice,
+  MAX_NOTICE_ADDRESS_BYTES,
+  MAX_NOTICE_BYTES,
+  MAX_NOTICE_WAITING_HOPS,
+  type NoticeFields,
+  UNDELIVERABLE_ADDRESS,
+  type UndeliverableEvent,
+  type UndeliverableListener,
+  type UndeliverableNotice,
+  type UndeliverableOptions,
+} from "./undeliverable.ts";
+export {
   type AccessHook,
   DEFAULT_MAILBOX_BYTES,
   DEFAULT_MAILBOX_CAPACITY,

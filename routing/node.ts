@@ -6,6 +6,11 @@ import { Route, type RouteLike } from "./route.ts";
 import { type LocalInfo, RoutedMessage } from "./routed_message.ts";
 import { keyOf, messageSize, WorkerRecord } from "./_worker_record.ts";
 import {
+  answerUndeliverable,
+  subscribeUndeliverable,
+  type UndeliverableListener,
+} from "./undeliverable.ts";
+import {
   DEFAULT_MAILBOX_BYTES,
   DEFAULT_MAILBOX_CAPACITY,
   DEFAULT_REQUEST_TIMEOUT,
@@ -94,9 +99,10 @@ class Context implements WorkerContext {
  * address (`1#host:port`) is handed to the transport registered for that type, which
  * replaces that address with its connection's local sender worker.
  *
- * Ockam's wire has no error frame: a message lost past the first hop (unknown address on
- * the far node, a refused access check there, a dropped connection further along) is
- * only visible to a {@linkcode Node.request} as a `timeout`.
+ * Ockam's wire has no error frame: a message lost past the first hop (a refused access
+ * check on the far node, a dropped connection further along) is only visible to a
+ * {@linkcode Node.request} as a `timeout`. An unknown address on a far Sealroute node is
+ * answered with an undeliverable notice ({@linkcode Node.onUndeliverable}).
  *
  * @example Echo round trip
  * ```ts
@@ -346,6 +352,29 @@ export class Node {
   }
 
   /**
+   * Undeliverable notification: calls `listener` when a far node answers a message sent by
+   * the worker at `address` with a Sealroute undeliverable notice (the far node has no
+   * worker at the address the message named; see `undeliverable.ts`). Only notices that
+   * came over a connection this worker consumes reach it. Returns a function that
+   * unsubscribes. Notices come from an untrusted peer: listen only while waiting for a
+   * first answer (as a secure-channel initiator does), never to close what is open.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Node } from "@sealroute/sealroute/routing";
+   * await using node = new Node();
+   * const unsubscribe = node.onUndeliverable("waiter", (event) => {
+   *   assert.equal(event.code, "unknown-address");
+   * });
+   * unsubscribe();
+   * ```
+   */
+  onUndeliverable(address: AddressLike, listener: UndeliverableListener): () => void {
+    return subscribeUndeliverable(this, address, listener);
+  }
+
+  /**
    * Sends a payload along `route`; resolves once the next local hop accepted it.
    *
    * The payload is not copied: like a chunk written to a stream, it must not change until
@@ -407,7 +436,14 @@ export class Node {
   deliver(message: RoutedMessage, options: DeliverOptions = {}): Promise<void> {
     try {
       const from = options.from === undefined ? undefined : Address.from(options.from);
-      return this.#sendFrom(from, message, { wait: true, flow: options.flow }).then(() => {});
+      const flow = options.flow;
+      const routed = this.#sendFrom(from, message, { wait: true, flow }).then(() => {});
+      if (!flow) return routed;
+      // A peer naming no worker it may reach is told so (see undeliverable.ts).
+      return routed.catch((error: unknown) => {
+        answerUndeliverable(this, message, flow, error);
+        throw error;
+      });
     } catch (error) {
       return Promise.reject(error);
     }

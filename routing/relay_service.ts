@@ -78,6 +78,22 @@ export interface RelayService {
   readonly address: Address;
   /** Addresses of the relays currently registered (e.g. `forward_to_default`). */
   relays(): string[];
+  /**
+   * The relays currently registered and who holds them (read-only snapshot): the relay
+   * address, the name without the prefix, the holder's identifier (`undefined` for a
+   * registration that did not come through a secure channel) and when the current
+   * registration was made (ms since the epoch; a takeover renews it).
+   */
+  registrations(): {
+    /** The relay worker's address, e.g. `forward_to_sensor`. */
+    readonly relay: string;
+    /** The registered name, without the prefix, e.g. `sensor`. */
+    readonly name: string;
+    /** The holder's identifier, or `undefined` when it registered without a channel. */
+    readonly identity: string | undefined;
+    /** When the current registration was made, in ms since the epoch. */
+    readonly since: number;
+  }[];
   /** Stops the service, its aliases and every relay. */
   close(): Promise<void>;
 }
@@ -85,6 +101,8 @@ export interface RelayService {
 /** Who holds a relay and where it forwards; replaced as a whole when its identity takes over. */
 interface Registration {
   readonly identity: string | undefined;
+  /** When it was made (ms since the epoch). */
+  readonly since: number;
   /** The first hop of the request's return route, as counted per connection. */
   readonly hop: string;
   readonly forwardRoute: Route;
@@ -269,6 +287,7 @@ export function startRelayService(node: Node, options: RelayServiceOptions = {})
     const forwardRoute = returnRoute.popBack();
     const registration: Registration = {
       identity,
+      since: Date.now(),
       hop,
       forwardRoute,
       replyRoute: returnRoute,
@@ -392,6 +411,13 @@ export function startRelayService(node: Node, options: RelayServiceOptions = {})
   return {
     address: serviceAddress,
     relays: () => [...held.keys()],
+    registrations: () =>
+      [...held.entries()].map(([relay, entry]) => ({
+        relay,
+        name: relay.startsWith(prefix) ? relay.slice(prefix.length) : relay,
+        identity: entry.registration.identity,
+        since: entry.registration.since,
+      })),
     close,
     [Symbol.asyncDispose]: close,
   };

@@ -460,3 +460,23 @@ Deno.test("a takeover over another connection tells the previous holder it was r
   await renewed.close();
   await second.close();
 });
+
+Deno.test("registrations() lists each relay's name and holder, and forgets removed ones", async () => {
+  await using node = new Node();
+  await using service = startRelayService(node);
+  assert.deepEqual(service.registrations(), []);
+  const before = Date.now();
+  await using _alice = await createRelay(node, [], "sensor", id("Ialice"));
+  await using _anonymous = await createRelay(node, [], "open", { timeout: 1000 });
+  const listed = service.registrations().sort((a, b) => a.name.localeCompare(b.name));
+  assert.deepEqual(listed.map(({ since: _, ...rest }) => rest), [
+    { relay: "forward_to_open", name: "open", identity: undefined },
+    { relay: "forward_to_sensor", name: "sensor", identity: "Ialice" },
+  ]);
+  for (const r of listed) assert(r.since >= before && r.since <= Date.now());
+  // A refused claim changes nothing.
+  await assert.rejects(createRelay(node, [], "sensor", id("Imallory")));
+  assert.equal(service.registrations().find((r) => r.name === "sensor")?.identity, "Ialice");
+  await node.stopWorker("forward_to_open");
+  assert.deepEqual(service.registrations().map((r) => r.name), ["sensor"]);
+});

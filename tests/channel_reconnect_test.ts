@@ -226,3 +226,65 @@ Deno.test("a channel keeps working across 100 seeded cuts of its link", async ()
   console.log(`seed ${seed}: 100 cuts, ${answered} answered, ${retried} retried`);
   await channel.close();
 });
+
+Deno.test("keepHandshakeRoute: frames go through the relay name, and survive the relay node being replaced", async () => {
+  // A relay node, a device registered there as `x`, a client whose channel runs through it.
+  const { createRelay, startRelayService } = await import("../routing/mod.ts");
+  await using device = new Node();
+  await using client = new Node();
+  const deviceListener = await createSecureChannelListener(device, "api", {
+    identity: await identity(),
+  });
+  startEcho(device, { consumes: [deviceListener.flow] });
+  const relayNode = async () => {
+    const node = new Node();
+    const flow = node.flowControls.createFlow();
+    startRelayService(node, { consumes: [flow] });
+    const [toDevice, atRelay] = memoryDuplexPair();
+    attachDuplex(node, atRelay, { spawner: flow });
+    const up = attachDuplex(device, toDevice);
+    // What arrives over the device's connection reaches its listener and channels.
+    device.flowControls.addConsumer("api", up.flow);
+    for (const c of deviceListener.channels) {
+      device.flowControls.addConsumer(c.remoteAddress, up.flow);
+    }
+    await createRelay(device, up.route, "x", { timeout: 2000 });
+    return { node, flow };
+  };
+  let relay = await relayNode();
+  const link = await reconnectingLink(client, ({ replyAddress, spawner }) => {
+    const [a, b] = memoryDuplexPair();
+    attachDuplex(relay.node, b, { spawner: relay.flow });
+    return Promise.resolve(attachDuplex(client, a, { replyAddress, spawner }));
+  }, { initialDelay: 5 });
+  const route = link.route.append("forward_to_x", "api");
+  const channel = await createSecureChannel(client, route, {
+    identity: await identity(),
+    keepHandshakeRoute: true,
+  });
+  await until(() => deviceListener.channels.size === 1, "the responder's channel");
+  const [responder] = [...deviceListener.channels];
+  assert.deepEqual(
+    channel.remoteRoute.toString(),
+    link.route.append("forward_to_x", responder!.remoteAddress).toString(),
+  );
+  assert.equal(untext((await channel.request("echo", text("one"))).payload), "one");
+
+  // The relay node is replaced (a restart: nothing of the old one survives), the device
+  // registers again, the client's link reconnects; the same channel carries on.
+  const old = relay.node;
+  relay = await relayNode();
+  const back = new Promise((resolve) => {
+    const off = link.on((e) => e.type === "connected" && resolve(off()));
+  });
+  await old.close();
+  await back;
+  assert.equal(
+    untext((await channel.request("echo", text("two"), { timeout: 5000 })).payload),
+    "two",
+  );
+  assert.equal(deviceListener.channels.size, 1, "no new handshake");
+  await channel.close();
+  await link.close();
+  await relay.node.close();
+});

@@ -2,85 +2,7 @@
 // reply, the state-directory lock, and a same-identity takeover (the first device exits replaced).
 import assert from "node:assert/strict";
 
-const ROOT = new URL("..", import.meta.url).pathname;
-const MAIN = `${ROOT}cli/main.ts`;
-
-/** A running `sealroute` subcommand whose stdout lines can be awaited. */
-class Proc {
-  readonly child: Deno.ChildProcess;
-  #lines: string[] = [];
-  #waiters: (() => void)[] = [];
-  readonly done: Promise<Deno.CommandStatus>;
-  stderr = "";
-
-  constructor(args: string[]) {
-    this.child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", MAIN, ...args],
-      cwd: ROOT,
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    void this.#read(this.child.stdout, (line) => this.#lines.push(line));
-    const errDone = this.#read(this.child.stderr, (line) => this.stderr += `${line}\n`);
-    this.done = Promise.all([this.child.status, errDone]).then(([s]) => s);
-  }
-
-  async #read(stream: ReadableStream<Uint8Array>, onLine: (l: string) => void): Promise<void> {
-    let buffer = "";
-    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-      buffer += chunk;
-      let i;
-      while ((i = buffer.indexOf("\n")) >= 0) {
-        onLine(buffer.slice(0, i));
-        buffer = buffer.slice(i + 1);
-        for (const w of this.#waiters.splice(0)) w();
-      }
-    }
-    for (const w of this.#waiters.splice(0)) w();
-  }
-
-  async waitFor(pattern: RegExp): Promise<RegExpExecArray> {
-    const guard = setTimeout(() => this.child.kill("SIGKILL"), 60_000); // hang guard
-    try {
-      for (let seen = 0;;) {
-        for (; seen < this.#lines.length; seen++) {
-          const m = pattern.exec(this.#lines[seen]!);
-          if (m) return m;
-        }
-        const exited = await Promise.race([
-          new Promise<false>((r) => this.#waiters.push(() => r(false))),
-          this.done.then(() => true),
-        ]);
-        if (exited && seen >= this.#lines.length) {
-          throw new Error(`no line matching ${pattern}; stderr: ${this.stderr}`);
-        }
-      }
-    } finally {
-      clearTimeout(guard);
-    }
-  }
-
-  async stop(): Promise<void> {
-    try {
-      this.child.kill("SIGTERM");
-    } catch { /* exited */ }
-    await this.done;
-  }
-}
-
-async function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN, ...args],
-    cwd: ROOT,
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const guard = setTimeout(() => child.kill("SIGKILL"), 60_000); // hang guard
-  const out = await child.output();
-  clearTimeout(guard);
-  const text = (b: Uint8Array) => new TextDecoder().decode(b);
-  return { code: out.code, stdout: text(out.stdout), stderr: text(out.stderr) };
-}
+import { Proc, run } from "./_proc.ts";
 
 Deno.test("relay + device + send: a message through the relay, and a locked state dir", async () => {
   const dir = await Deno.makeTempDir();
@@ -179,6 +101,72 @@ Deno.test("same-identity takeover: the first device is told and exits with repla
     ]);
     assert.equal(sent.code, 0, sent.stderr);
     assert.match(sent.stdout, /still served/);
+  } finally {
+    for (const p of procs) await p.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("--json: relay, device and client print one JSON object per line", async () => {
+  const dir = await Deno.makeTempDir();
+  const procs: Proc[] = [];
+  const events = (lines: string[]) => lines.map((line) => JSON.parse(line) as { event: string });
+  try {
+    const relay = new Proc([
+      "relay",
+      "--port",
+      "0",
+      "--ws-port",
+      "0",
+      "--json",
+      "--state",
+      `${dir}/r`,
+    ]);
+    procs.push(relay);
+    const { input: ready } = await relay.waitFor(/^\{"event":"relay\.ready"/);
+    const { tcp, ws, identifier } = JSON.parse(ready);
+    assert.match(identifier, /^I[0-9a-f]{64}$/);
+    const device = new Proc([
+      "device",
+      "--relay",
+      tcp,
+      "--name",
+      "j",
+      "--json",
+      "--state",
+      `${dir}/d`,
+    ]);
+    procs.push(device);
+    await device.waitFor(/^\{"event":"device\.ready"/);
+    const client = await run([
+      "client",
+      "--relay",
+      `ws://${ws}`,
+      "--to",
+      "j",
+      "--count",
+      "3",
+      "--json",
+      "--state",
+      `${dir}/c`,
+    ]);
+    assert.equal(client.code, 0, client.stderr);
+    const got = events(client.stdout.trimEnd().split("\n"));
+    assert.deepEqual(got.map((e) => e.event).filter((e) => e !== "warning"), [
+      "client",
+      "client.connected",
+      "last.reading",
+      "command.status",
+      "client.done",
+    ]);
+    const done = got.at(-1) as unknown as Record<string, unknown>;
+    assert.equal(done.replies, "3/3");
+    assert.equal(done.handshakes, 1);
+    assert.equal(client.stderr, "", "warnings go to stdout as events in JSON mode");
+    await device.waitFor(/^\{"event":"client\.connected","identifier":"I[0-9a-f]{64}"\}$/);
+    for (const p of procs) await p.stop();
+    for (const p of procs) assert.doesNotThrow(() => events(p.lines), p.lines.join("\n"));
+    assert(events(relay.lines).some((e) => e.event === "relay.registered"));
   } finally {
     for (const p of procs) await p.stop();
     await Deno.remove(dir, { recursive: true });

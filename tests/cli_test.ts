@@ -41,7 +41,7 @@ async function listing(dir: string): Promise<string[]> {
   return names.sort();
 }
 
-for (const command of ["", "identity", "relay", "device", "client", "send"]) {
+for (const command of ["", "identity", "relay", "device", "client", "send", "listen", "status"]) {
   Deno.test(`sealroute ${command || "(top)"} --help matches its snapshot`, async () => {
     const expected = await Deno.readTextFile(
       `${ROOT}cli/testdata/help_${command || "main"}.txt`,

@@ -14,6 +14,7 @@ import { encodeTcpBody, ownedBytes } from "../routing/tcp_codec.ts";
 import type { Duplex } from "./duplex.ts";
 import { linkFlow, type LinkFlowOptions } from "./link_flow.ts";
 import { Liveness, type LivenessOptions } from "./liveness.ts";
+import { wrongProtocol } from "./_sniff.ts";
 import {
   ChunkReader,
   DEFAULT_MAX_FRAME_SIZE,
@@ -40,7 +41,8 @@ export interface Connection {
   readonly flow: Flow;
   /**
    * Resolves (never rejects) once the connection is closed, with why: a `TransportError`
-   * (`connection-closed`, `frame-too-large`, `bad-protocol-version`, `bad-message`, ...),
+   * (`connection-closed`, `frame-too-large`, `bad-protocol-version`, `wrong-protocol` (the
+   * peer answered in HTTP, TLS or SSH: a wrong port), `bad-message`, ...),
    * or the node's `RouteError` `closed`.
    */
   readonly closed: Promise<Error>;
@@ -324,7 +326,8 @@ class DuplexConnection implements Connection {
         if (!versionSeen) {
           if (chunk.length === 0) continue;
           if (chunk[0] !== TCP_PROTOCOL_VERSION) {
-            throw new TransportError(
+            // An HTTP (or TLS, SSH) server on this port answers in its own protocol.
+            throw wrongProtocol(chunk, this.#peer) ?? new TransportError(
               "bad-protocol-version",
               `expected TCP protocol version ${TCP_PROTOCOL_VERSION} from ${this.#peer}, got ${
                 chunk[0]

@@ -47,7 +47,8 @@ export const DEFAULT_MAX_CONNECTIONS = 4096;
  * accepted connection (see {@linkcode LinkFlowOptions}), and so do the timeouts and write
  * bounds of {@linkcode ConnectionLimits}.
  */
-export interface ListenTcpOptions extends Omit<LinkFlowOptions, "spawner">, ConnectionLimits {
+export interface ListenTcpOptions
+  extends Omit<LinkFlowOptions, "spawner">, ConnectionLimits, LivenessOptions {
   /** Interface to bind. Default `"127.0.0.1"`. */
   hostname?: string;
   /** Port; 0 picks a free one. Default 0. */
@@ -122,6 +123,7 @@ export function listenTcp(node: Node, options: ListenTcpOptions = {}): TcpListen
     ...(options.consumes ? { consumes: options.consumes } : {}),
     ...(options.maxFrameSize === undefined ? {} : { maxFrameSize: options.maxFrameSize }),
     ...limitsOf(options),
+    ...livenessOf(options),
   };
   const maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
   const pause = new Backoff();
@@ -217,6 +219,14 @@ function limitsOf(options: ConnectionLimits): ConnectionLimits {
   if (options.idleTimeout !== undefined) out.idleTimeout = options.idleTimeout;
   if (options.writeTimeout !== undefined) out.writeTimeout = options.writeTimeout;
   if (options.maxWriteBuffer !== undefined) out.maxWriteBuffer = options.maxWriteBuffer;
+  return out;
+}
+
+function livenessOf(options: LivenessOptions): LivenessOptions {
+  const out: LivenessOptions = {};
+  if (options.heartbeatInterval !== undefined) out.heartbeatInterval = options.heartbeatInterval;
+  if (options.deadAfter !== undefined) out.deadAfter = options.deadAfter;
+  if (options.expectHeartbeats !== undefined) out.expectHeartbeats = options.expectHeartbeats;
   return out;
 }
 

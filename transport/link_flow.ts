@@ -4,6 +4,7 @@
  * @module
  */
 import type { Address, Flow, Node } from "../routing/mod.ts";
+import { registerLinkFlow } from "../routing/undeliverable.ts";
 
 /**
  * How a connection joins flow control: messages read from it arrive on a flow of its own
@@ -59,5 +60,7 @@ export function linkFlow(
   });
   node.flowControls.addProducer(sender, flow);
   for (const consumed of options.consumes ?? []) node.flowControls.addConsumer(sender, consumed);
+  // Undeliverable notices (a Sealroute extension) arrive on connections' flows only.
+  registerLinkFlow(node, sender, flow);
   return flow;
 }

@@ -20,7 +20,8 @@ export interface ReconnectOptions {
   /**
    * How long the link may stay down before it gives up, in ms (then it stops with
    * `TransportError` `gave-up`, and channels through it close with `route-lost`).
-   * Default 300 000 (5 minutes).
+   * Default 300 000 (5 minutes). A connection lost with `wrong-protocol` (the port answered
+   * in HTTP) is not redialled: the link stops at once with that error.
    */
   giveUpAfter?: number;
   /** Attempts in a row before giving up. Default: unbounded (`giveUpAfter` decides). */
@@ -204,6 +205,12 @@ class Link implements ReconnectingLink {
     this.#up.promise.catch(() => {});
     if (this.#stopped) return;
     this.#emit({ type: "lost", reason, peer: this.#peer });
+    // A peer speaking another protocol (an HTTP port) will not speak Ockam's on a redial.
+    if (reason instanceof TransportError && reason.code === "wrong-protocol") {
+      this.#emit({ type: "gave-up", reason, peer: this.#peer });
+      await this.#node.stopWorker(this.address, reason);
+      return;
+    }
     const since = Date.now();
     const o = this.#options;
     let last: Error = reason;

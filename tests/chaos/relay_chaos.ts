@@ -1,0 +1,119 @@
+// Chaos run: a relay, a device and a client as real processes on loopback; for `--seconds`
+// (default 60) the relay is killed with SIGKILL and restarted on the same ports on a seeded
+// schedule (up every 2–5 s, down 0.2–1.5 s). It passes when the client is still running and
+// delivering at the end, and prints what it measured (restarts, replies, reconnects, retries,
+// handshakes) and the seed (`--seed N` replays a schedule).
+//
+//   npx -y deno@2.9.6 task chaos [--seconds 60] [--seed N]
+import { parseArgs } from "node:util";
+import { Proc } from "../_proc.ts";
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: { seconds: { type: "string" }, seed: { type: "string" } },
+});
+const seconds = Number(values.seconds ?? "60");
+const seed = Number(values.seed ?? String(Date.now() % 2 ** 31));
+console.log(`chaos: seed=${seed} seconds=${seconds}`);
+
+/** mulberry32: a small seeded generator, enough for a schedule. */
+function random(state: number): () => number {
+  return () => {
+    state = (state + 0x6d2b79f5) | 0;
+    let t = Math.imul(state ^ (state >>> 15), 1 | state);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
+  };
+}
+const next = random(seed);
+const between = (lo: number, hi: number) => Math.round(lo + next() * (hi - lo));
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+const LIVENESS = ["--heartbeat", "500", "--dead-after", "3000"];
+const dir = await Deno.makeTempDir({ prefix: "sealroute-chaos-" });
+const procs: Proc[] = [];
+const spawn = (args: string[]) => {
+  const p = new Proc(args);
+  procs.push(p);
+  return p;
+};
+const relayArgs = (tcp: string, ws: string) => [
+  "relay",
+  "--port",
+  tcp,
+  "--ws-port",
+  ws,
+  "--state",
+  `${dir}/relay`,
+  ...LIVENESS,
+];
+
+let failed = "";
+try {
+  let relay = spawn(relayArgs("0", "0"));
+  const [, tcp, ws] = await relay.waitFor(/^relay ready \S+ tcp=\S+:(\d+) ws=\S+:(\d+)$/);
+  const device = spawn([
+    "device",
+    "--relay",
+    `127.0.0.1:${tcp}`,
+    "--name",
+    "chaos",
+    "--state",
+    `${dir}/device`,
+    ...LIVENESS,
+  ]);
+  await device.waitFor(/^device ready /);
+  const client = spawn([
+    "client",
+    "--relay",
+    `ws://127.0.0.1:${ws}`,
+    "--to",
+    "chaos",
+    "--count",
+    "100000000",
+    "--interval",
+    "20",
+    "--timeout",
+    "2000",
+    "--give-up",
+    "30000",
+    "--state",
+    `${dir}/client`,
+    ...LIVENESS,
+  ]);
+  await client.waitFor(/^client connected /);
+  const end = Date.now() + seconds * 1000;
+  let restarts = 0;
+  while (Date.now() < end) {
+    await sleep(between(2000, 5000));
+    relay.signal("SIGKILL");
+    await relay.done;
+    await sleep(between(200, 1500));
+    relay = spawn(relayArgs(tcp!, ws!));
+    await relay.waitFor(/^relay ready /);
+    restarts++;
+  }
+  // After the last restart the client must deliver again, by itself.
+  const from = client.lines.length;
+  const delivered = (line: string) => Number(/ delivered=(\d+)/.exec(line)?.[1] ?? NaN);
+  const before = delivered(client.lines.findLast((l) => l.startsWith("progress ")) ?? "");
+  const { input: after } = await client.waitFor(/^progress /, { from: from + 3, guardMs: 40_000 });
+  if (!(delivered(after) > before)) failed = `client stopped delivering: ${after}`;
+  const running = await Promise.race([client.done.then(() => false), sleep(100).then(() => true)]);
+  if (!running) failed = `client exited: ${client.stderr.split("\n").slice(-3).join(" ")}`;
+  console.log(`chaos: restarts=${restarts} last ${after}`);
+  console.log(`chaos: device registrations=${1 + device.count(/^device registered /)}`);
+  client.signal("SIGTERM");
+  const { input: stopped } = await client.waitFor(/^client stopped /, { guardMs: 20_000 });
+  console.log(`chaos: ${stopped}`);
+} catch (error) {
+  failed = error instanceof Error ? error.message : String(error);
+} finally {
+  for (const p of procs) await p.stop();
+  await Deno.remove(dir, { recursive: true });
+}
+if (failed) {
+  console.error(`chaos: FAILED (seed=${seed}): ${failed}`);
+  Deno.exit(1);
+}
+console.log("chaos: ok, the client stayed connected");
