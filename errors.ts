@@ -61,3 +61,16 @@ export class TrustError extends SealrouteError {}
 
 /** A secure-channel failure after (or around) the handshake: replay, closed by peer, refused. */
 export class ChannelError extends SealrouteError {}
+
+/**
+ * A reliable-delivery failure (`delivery/`): a full outbox, a message that could not be
+ * delivered in time or whose peer closed, or a peer frame refused (a lying acknowledgement,
+ * a sequence number outside the window).
+ */
+export class DeliveryError extends SealrouteError {}
+
+/**
+ * An authority refused a request: an enrollment ticket that is unknown, used, expired or for
+ * another authority, a subject that is not (or no longer) a member, an enroller it does not trust.
+ */
+export class AuthorityError extends SealrouteError {}

@@ -21,3 +21,6 @@ export * from "./vault/mod.ts";
 export * from "./routing/mod.ts";
 export * from "./transport/mod.ts";
 export * from "./channel/mod.ts";
+export * from "./delivery/mod.ts";
+export * from "./authority/mod.ts";
+export * from "./portal/mod.ts";

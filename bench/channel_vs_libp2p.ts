@@ -18,7 +18,8 @@
 //
 // Throughput (TCP loopback, one way, timed from the first send to the last arrival):
 //   - sealroute: channel.send([counter], payload) from one node through a channel to a
-//     counting worker on the other.
+//     counting worker on the other; with WebCrypto's AES-256-GCM (the portable default) and
+//     with OpenSSL's through FFI (what `useNativeAead()` and the CLI install).
 //   - the peer: its split cipher states' encryptWithAd/decryptWithAd with exactly the
 //     chunking and uint16 framing of its EncryptedMessageStream (dist/src/utils.js), over a
 //     raw Deno TCP pair; writes coalesced up to 256 KiB as our transport does.
@@ -32,10 +33,11 @@ import { createSecureChannel, createSecureChannelListener } from "../channel/mod
 import type { SecureChannel } from "../channel/mod.ts";
 import { RouteError } from "../errors.ts";
 import { createIdentity } from "../identity/mod.ts";
-import { type Logger, Node, type Route } from "../routing/mod.ts";
+import { type Flow as RouteFlow, type Logger, Node, type Route } from "../routing/mod.ts";
 import { attachDuplex, memoryDuplexPair } from "../transport/mod.ts";
 import { connectTcp, listenTcp } from "../transport/deno.ts";
-import { Vault } from "../vault/mod.ts";
+import { installNativeAead, Vault } from "../vault/mod.ts";
+import { openSslAead } from "../vault/deno.ts";
 
 const args = Object.fromEntries(
   Deno.args.map((a) => a.replace(/^--/, "").split("=") as [string, string]),
@@ -105,13 +107,15 @@ async function channelPair(kind: "memory" | "tcp"): Promise<ChannelPair> {
   const server = new Node({ logger: countingLogger });
   let route: Route;
   let closeLink: () => Promise<void> = () => Promise.resolve();
+  let serverFlow: RouteFlow;
   if (kind === "memory") {
     const [a, b] = memoryDuplexPair();
     route = attachDuplex(client, a).route.append("api");
-    attachDuplex(server, b);
+    serverFlow = attachDuplex(server, b).flow;
   } else {
     const listener = listenTcp(server, { hostname: "127.0.0.1", port: 0 });
     route = (await connectTcp(client, `127.0.0.1:${listener.port}`)).route.append("api");
+    serverFlow = listener.flow;
     closeLink = () => listener.close();
   }
   const serverIdentity = await createIdentity(new Vault());
@@ -120,6 +124,7 @@ async function channelPair(kind: "memory" | "tcp"): Promise<ChannelPair> {
   let waiters: { target: number; resolve: () => void }[] = [];
   await createSecureChannelListener(server, "api", {
     identity: serverIdentity,
+    consumes: [serverFlow],
     onChannel: () => {
       accepted++;
       waiters = waiters.filter((w) => w.target <= accepted ? (w.resolve(), false) : true);
@@ -477,7 +482,10 @@ async function ourThroughput(size: number, count: number): Promise<Flow & { retr
   const server = new Node({ logger: countingLogger });
   const listener = listenTcp(server, { hostname: "127.0.0.1", port: 0 });
   const connection = await connectTcp(client, `127.0.0.1:${listener.port}`);
-  await createSecureChannelListener(server, "api", { identity: await createIdentity(new Vault()) });
+  const channels = await createSecureChannelListener(server, "api", {
+    identity: await createIdentity(new Vault()),
+    consumes: [listener.flow],
+  });
   const channel = await createSecureChannel(client, connection.route.append("api"), {
     identity: await createIdentity(new Vault()),
   });
@@ -486,7 +494,7 @@ async function ourThroughput(size: number, count: number): Promise<Flow & { retr
   const finished = new Promise<void>((resolve) => done = resolve);
   server.startWorker("counter", () => {
     if (++got === count) done();
-  });
+  }, { consumes: [channels.flow] });
   const payload = new Uint8Array(size).fill(1);
   let retries = 0;
   const start = performance.now();
@@ -720,6 +728,19 @@ if (ONLY !== "handshakes") {
         ours,
         `${ours.retries} mailbox-full retries`,
       );
+      // The same channel with the synchronous AES-256-GCM the CLI installs (vault/deno.ts).
+      const native = openSslAead();
+      if (native) {
+        installNativeAead(native);
+        const fast = await ourThroughput(size, count);
+        installNativeAead(undefined);
+        add(
+          `sealroute channel over TCP, native AEAD (${native.name}), ${label}`,
+          size,
+          fast,
+          `${fast.retries} mailbox-full retries`,
+        );
+      }
       add(`libp2p-noise transport over TCP, ${label}`, size, await peerThroughput(size, count));
       add(`AES-256-GCM ceiling (64 in flight), ${label}`, size, await aesCeiling(size, count));
     }

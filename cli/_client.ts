@@ -4,9 +4,9 @@
  * then reads telemetry and sends a command.
  *
  * ```sh
- * npx -y deno@2.9.6 task client --relay HOST:PORT --to NAME [--count 100] [--size 64]
- *                              [--transport ws|tcp] [--interval MS] [--timeout MS]
- *                              [--state .sealroute/client] [--trust I…] [--verbose]
+ * npx -y deno@2.9.6 task sealroute client --relay HOST:PORT --to NAME [--count 100]
+ *   [--size 64] [--transport ws|tcp] [--interval MS] [--timeout MS] [--give-up MS]
+ *   [--heartbeat MS] [--dead-after MS] [--state DIR] [--trust I…] [--json]
  * ```
  *
  * `--relay` is the relay's address for `--transport` (default `ws`: its `ws=` address;
@@ -18,13 +18,21 @@
  * client trusts the device on first use: it pins the identifier it meets under `NAME` in
  * `STATE/known_devices.json` and refuses a different one later (`untrusted-peer`; delete
  * the entry to re-pin). The device in turn decides whether it accepts this client (its
- * own `--trust`). The identity is kept in `--state` (default `.sealroute/client`).
+ * own `--trust`). The identity is kept in `--state` (default: the per-user state directory
+ * of the `client` role).
+ *
+ * Link loss. The link to the relay heals (backoff with jitter, heartbeats, dead-link
+ * detection) and the channel carries on without a new handshake; requests that time out
+ * are sent again ({@linkcode ClientSession}); a channel the device lost is replaced by one
+ * to the same identity.
  *
  * Output: `client connected …` after the handshake, a `progress …` line every second on
  * long runs, `client done …` at the end. Errors (one line, exit status 1):
- * `connect-failed` (relay unreachable), `handshake-timeout` (no device under that name),
- * `untrusted-peer` (device not trusted here), `closed-by-peer` (the device refused this
- * client or closed), `timeout` (the device is gone or its relay was removed mid-run).
+ * `connect-failed` (relay unreachable), `unknown-name` (no device under that name: the
+ * relay says so at once), `wrong-protocol` (not a relay's port), `handshake-timeout` (the
+ * device did not answer), `untrusted-peer` (device not trusted here), `closed-by-peer` (the
+ * device refused this client), `relay-unreachable` / `device-unreachable` (nothing answered
+ * for `--give-up` ms mid-run, naming which of the two is away).
  *
  * @module
  */
@@ -47,6 +55,7 @@ import {
   consoleLogger,
   defaultStateDir,
   dialRelay,
+  handshakeError,
   intFlag,
   linkFlags,
   type LinkTuning,
@@ -133,18 +142,11 @@ export async function connectToDevice(options: ClientOptions): Promise<Client> {
       });
     const started = performance.now();
     const channel = await open(options.trustPolicy).catch((error) => {
-      if (error instanceof SealrouteError && error.code === "handshake-timeout") {
-        throw new CliError(
-          "handshake-timeout",
-          `no answer from '${options.to}' through the relay within ${timeout} ms: is a device ` +
-            `registered under that name?`,
-          { cause: error },
-        );
-      }
-      throw error;
+      throw handshakeError(error, { to: options.to, relay: options.relay, timeout });
     });
     const handshakeMs = performance.now() - started;
     const session = new ClientSession({
+      node,
       link,
       channel,
       // A replacement channel must reach the same device identity as the first.
@@ -408,6 +410,7 @@ export async function main(args: readonly string[], stop?: AbortSignal): Promise
       reconnects: client.link.reconnects,
       retries: session.retries,
       handshakes: session.handshakes,
+      refused: session.refused || undefined,
     });
   };
   const ticker = setInterval(progress, 1000);

@@ -4,12 +4,14 @@
 // Link loss alone never costs a handshake: the link heals and the channel carries on.
 import type { SecureChannel } from "../channel/mod.ts";
 import { SealrouteError } from "../errors.ts";
-import type { RoutedMessage } from "../routing/mod.ts";
+import type { Node, RoutedMessage } from "../routing/mod.ts";
 import type { ReconnectingLink } from "../transport/mod.ts";
 import { CliError } from "./_roles_common.ts";
 
 /** Options of {@linkcode ClientSession}. */
 export interface ClientSessionOptions {
+  /** The client's node (to hear the relay's refusals of frames). */
+  node: Node;
   /** The link to the relay the channel runs over. */
   link: ReconnectingLink;
   /** The open channel to start with. */
@@ -51,6 +53,8 @@ export class ClientSession implements Requester {
   #upSince = performance.now();
   #stopListening: () => void;
   #linkClosed = false;
+  #refused = 0;
+  #lastRefusal = "";
 
   constructor(options: ClientSessionOptions) {
     this.#o = options;
@@ -59,6 +63,16 @@ export class ClientSession implements Requester {
       if (event.type === "connected") this.#upSince = performance.now();
     });
     void options.link.closed.then(() => this.#linkClosed = true);
+    // The relay refuses frames it cannot keep for an offline device (store-and-forward full).
+    const stopHearing = options.node.onUndeliverable(options.link.address, (event) => {
+      this.#refused++;
+      this.#lastRefusal = event.code;
+    });
+    const stopListening = this.#stopListening;
+    this.#stopListening = () => {
+      stopListening();
+      stopHearing();
+    };
   }
 
   /** The current channel. */
@@ -69,6 +83,11 @@ export class ClientSession implements Requester {
   /** Channels opened so far (1 + one per replacement). */
   get handshakes(): number {
     return this.#handshakes;
+  }
+
+  /** Frames the relay refused (e.g. `queue-full` while the device is offline). */
+  get refused(): number {
+    return this.#refused;
   }
 
   /** Requests sent again after a timeout or a lost channel. */
@@ -147,6 +166,15 @@ export class ClientSession implements Requester {
       throw new CliError(
         "relay-unreachable",
         `the relay at ${relay} has been unreachable for ${seconds} s; is it running?`,
+        { cause: last },
+      );
+    }
+    if (this.#refused > 0) {
+      throw new CliError(
+        this.#lastRefusal || "queue-full",
+        `device '${device}' has not answered for ${seconds} s and the relay at ${relay} refused ` +
+          `${this.#refused} frames (${this.#lastRefusal}): the device is offline and the ` +
+          `relay keeps no more for it`,
         { cause: last },
       );
     }

@@ -23,7 +23,7 @@ import {
 /** What differs between the device programs. */
 export interface DeviceRole {
   /** The role: names the state directory, the identity and the log prefix. */
-  role: "device" | "listen";
+  role: "device" | "listen" | "outlet";
   /** The one-line usage shown when --relay or --name is missing. */
   usage: string;
   /** Extra string flags. */

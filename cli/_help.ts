@@ -1,4 +1,5 @@
 // Help texts of `sealroute` and its subcommands (snapshots in cli/testdata/).
+import { ROLES } from "./_state.ts";
 
 const EXIT = `Exit status: 0 ok, 1 runtime failure (error [code]: …), 2 usage error.`;
 const LINK = `      --heartbeat MS       heartbeat after this long idle, 0 = none (default 5000)
@@ -23,6 +24,10 @@ Commands:
   send                       send one message to a device's worker and print the reply
   listen                     register a name at a relay and print the messages sent to it
   status                     list who is registered at a relay (for its operators)
+  authority                  serve an authority: members, enrollment tickets, credentials
+  enroll                     enroll a role's identity with an authority, using a ticket
+  outlet                     a device that puts a TCP service (--to) behind a portal
+  inlet                      a local TCP port that reaches a device's outlet (a portal)
 
 Options:
   -h, --help     show this help (also: sealroute <command> --help)
@@ -41,8 +46,8 @@ ${EXIT}`,
   list     list the identities kept in the state directory
 
 Options:
-      --role ROLE          relay|device|client|listen|operator (default client): picks
-                           state dir and name
+      --role ROLE          which role's identity (default client): picks state dir and
+                           name; ${ROLES.join("|")}
       --json               print one JSON object per line
 ${COMMON}
 
@@ -63,6 +68,10 @@ Options:
       --trust I…           identities allowed to register names (repeatable)
       --operator I…        identities allowed to ask sealroute status (repeatable;
                            default nobody)
+      --queue KIND         store-and-forward for devices whose link is down: sqlite
+                           (in <state>/queue.db, survives a restart; default), memory, off
+      --queue-max-per-name N   frames kept per name (default 1000)
+      --queue-max-age MS   how long a frame and an offline name are kept (default 3600000)
 ${LINK}
       --json               print one JSON object per event line
 ${COMMON}
@@ -183,6 +192,112 @@ ${COMMON}
 Examples:
   sealroute status --relay ws://127.0.0.1:4001
   sealroute status --relay 127.0.0.1:4001 --json
+
+${EXIT}`,
+  authority: `Usage: sealroute authority [options]
+       sealroute authority ticket --attr NAME=VALUE [--ttl S] [options]
+       sealroute authority members|add|remove [options]
+
+Serves an authority node on TCP: members enroll with one-time tickets and get
+credentials for their attributes over secure channels; prints
+"authority ready identifier=I… tcp=HOST:PORT". The member table is kept in
+<state>/authority.db (SQLite). ticket, members, add and remove act on the state
+directory directly (as the authority itself), whether or not the node runs.
+
+Options:
+      --port PORT          TCP port, 0 = any free port (default 4002)
+      --hostname HOST      address to listen on (default 127.0.0.1)
+      --credential-ttl S   lifetime of issued credentials (default 3600)
+      --ticket-ttl S       default lifetime of tickets (default 600)
+      --enroller I…        identities allowed to ask for tickets over a channel
+                           (repeatable)
+      --attr NAME=VALUE    ticket, add: an attribute the member gets (repeatable)
+      --ttl S              ticket: its lifetime (default --ticket-ttl, at most 30 days)
+      --address HOST:PORT  ticket: where devices reach the authority (default: the
+                           running node's, from <state>/address)
+      --member I…          add, remove: the member's identifier
+      --json               print one JSON object per line
+${COMMON}
+
+Examples:
+  sealroute authority --port 0
+  sealroute authority ticket --attr role=sensor --ttl 3600
+  sealroute authority remove --member I1234…
+
+${EXIT}`,
+  enroll: `Usage: sealroute enroll --ticket TICKET [--authority HOST:PORT] [options]
+
+Enrolls the identity of a role with the authority named in the ticket (any other
+peer is refused), once, and stores its credential and the authority's identity in
+<state>/credential.json; prints "enrolled identifier=I… authority=I… …".
+
+Options:
+      --ticket TICKET      from: sealroute authority ticket
+      --authority HOST:PORT  the authority's TCP address (default: the ticket's)
+      --role ROLE          whose identity (default device); picks the state dir;
+                           ${ROLES.join("|")}
+      --timeout MS         handshake and request timeout (default 10000)
+      --json               print one JSON object per line
+${COMMON}
+
+Examples:
+  sealroute enroll --ticket 8501… --authority 127.0.0.1:4002
+  sealroute enroll --ticket 8501… --role client
+
+${EXIT}`,
+  outlet: `Usage: sealroute outlet --relay HOST:PORT --name NAME --to HOST:PORT [options]
+
+Runs as device does (registers NAME at the relay, same link; state role outlet), and
+serves a TCP outlet: each portal a client's inlet opens through its end-to-end secure
+channel dials --to and pipes bytes both ways (Ockam's portal messages). The relay sees
+only ciphertext. A portal refused by --allow or --policy is closed at once and logged
+on both sides.
+
+Options:
+      --relay HOST:PORT    the relay's TCP address (tcp:// or ws:// prefix allowed)
+      --name NAME          the relay name to register (letters, digits, . _ -)
+      --to HOST:PORT       the TCP service to expose (e.g. 127.0.0.1:8080)
+      --allow I…           client identities that may open portals (comma separated;
+                           default: every client the device accepts)
+      --policy EXPR        ABAC policy portals must pass, e.g. (= subject.role "ops")
+      --idle-timeout MS    close a portal idle this long, 0 = never (default 900000)
+      --trust I…           client identities to accept at all (repeatable; default any)
+      --relay-id I…        the relay node's identifier, checked on connect
+      --timeout MS         handshake timeout (default 5000)
+${LINK}
+      --json               print one JSON object per event line
+${COMMON}
+
+Examples:
+  sealroute outlet --relay 127.0.0.1:4000 --name web --to 127.0.0.1:8080
+  sealroute inlet --relay ws://127.0.0.1:4001 --to web --listen 127.0.0.1:8081
+
+${EXIT}`,
+  inlet: `Usage: sealroute inlet --relay HOST:PORT --to NAME --listen HOST:PORT [options]
+
+Opens a secure channel through the relay to the device NAME (as client does) and
+listens on --listen; each accepted TCP connection is a portal to the device's outlet:
+its bytes reach the outlet's --to service and back. Prints
+"inlet ready listen=HOST:PORT to=NAME device=I…". A portal the outlet refuses (policy,
+its service down) is closed at once and logged. State role: client (its identity and
+<state>/known_devices.json, where the device is pinned on first use).
+
+Options:
+      --relay HOST:PORT    the relay's address (default transport ws)
+      --to NAME            the device's relay name
+      --listen HOST:PORT   where to accept connections (port 0 = any free port)
+      --transport tcp|ws   transport for a bare HOST:PORT (default ws)
+      --outlet ADDRESS     the outlet's address on the device (default outlet)
+      --idle-timeout MS    close a portal idle this long, 0 = never (default 900000)
+      --timeout MS         handshake and pong timeout (default 5000)
+      --trust I…           device identities to accept (instead of the pin)
+${LINK}
+      --json               print one JSON object per event line
+${COMMON}
+
+Examples:
+  sealroute inlet --relay ws://127.0.0.1:4001 --to web --listen 127.0.0.1:8081
+  curl http://127.0.0.1:8081/
 
 ${EXIT}`,
 };

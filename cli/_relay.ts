@@ -58,11 +58,13 @@ import {
   LOCAL_INFO_IDENTIFIER,
   type Logger,
   Node,
+  RelayQueue,
   type RelayService,
   type RoutedMessage,
   startEcho,
   startRelayService,
 } from "../routing/mod.ts";
+import { SqliteRelayQueueStore } from "../routing/deno.ts";
 import type { Connection } from "../transport/mod.ts";
 import { SealrouteError } from "../errors.ts";
 import { listenTcp, type TcpListener, webSocketHandler } from "../transport/deno.ts";
@@ -71,6 +73,7 @@ import {
   CliError,
   consoleLogger,
   defaultStateDir,
+  intFlag,
   linkFlags,
   parseFlags,
   portFlag,
@@ -96,6 +99,11 @@ export interface RelayNodeOptions {
    * Default: anyone with a channel.
    */
   registrants?: readonly string[];
+  /**
+   * Store-and-forward: frames for a device whose link is down wait here (bounded) until it
+   * registers again. Default: none.
+   */
+  queue?: RelayQueue;
   /**
    * Identifiers whose channels may ask the `status` worker who is registered. They must
    * pass `trustPolicy` to open a channel at all. Default: none (every request refused).
@@ -184,6 +192,7 @@ export async function startRelayNode(options: RelayNodeOptions): Promise<RelayNo
         const identity = message.localInfo[LOCAL_INFO_IDENTIFIER];
         return !registrants || (typeof identity === "string" && registrants.has(identity));
       },
+      ...(options.queue ? { queue: options.queue } : {}),
     });
     startStatus(node, { listener, relays, fromChannel, operators: options.operators ?? [] });
     // Ockam nodes serve `echo`; so does this one (through a channel to `api` or in clear).
@@ -255,7 +264,17 @@ function startStatus(node: Node, options: {
 /** Runs the program with command-line `args` until `stop` aborts. */
 export async function main(args: readonly string[], stop: AbortSignal): Promise<void> {
   const flags = parseFlags(args, {
-    string: ["port", "ws-port", "state", "hostname", "heartbeat", "dead-after"],
+    string: [
+      "port",
+      "ws-port",
+      "state",
+      "hostname",
+      "heartbeat",
+      "dead-after",
+      "queue",
+      "queue-max-per-name",
+      "queue-max-age",
+    ],
     list: ["trust", "operator"],
     boolean: ["verbose", "json"],
   });
@@ -270,7 +289,20 @@ export async function main(args: readonly string[], stop: AbortSignal): Promise<
     ? trustIdentifiers(...flags.list.trust!, ...operators)
     : trusted;
   const registrants = trusted && operators.length ? flags.list.trust! : undefined;
-  const identity = await stateIdentity(flags.string.state ?? defaultStateDir("relay"), "relay");
+  const queueKind = flags.string.queue ?? "sqlite";
+  if (!["sqlite", "memory", "off"].includes(queueKind)) {
+    throw new CliError("usage", `--queue expects sqlite, memory or off, got '${queueKind}'`);
+  }
+  const queueBounds = {
+    maxPerName: intFlag(flags, "queue-max-per-name", 1000) || 1,
+    maxAge: intFlag(flags, "queue-max-age", 3_600_000) || 1,
+  };
+  const stateDir = flags.string.state ?? defaultStateDir("relay");
+  const identity = await stateIdentity(stateDir, "relay");
+  const queue = queueKind === "off" ? undefined : new RelayQueue({
+    ...queueBounds,
+    ...(queueKind === "sqlite" ? { store: openQueueStore(`${stateDir}/queue.db`) } : {}),
+  });
   const logger = consoleLogger("relay", {
     verbose: flags.boolean.verbose ?? false,
     filter: (message, fields) => {
@@ -279,6 +311,14 @@ export async function main(args: readonly string[], stop: AbortSignal): Promise<
           name: String(fields.relay),
           identity: String(fields.identity),
         });
+        return true;
+      }
+      if (message === "relay offline, queueing") {
+        out.event("relay offline", { name: String(fields.relay) });
+        return true;
+      }
+      if (message === "relay queue forwarded") {
+        out.event("relay forwarded", { name: String(fields.relay), frames: Number(fields.frames) });
         return true;
       }
       if (message === "relay removed") {
@@ -307,6 +347,7 @@ export async function main(args: readonly string[], stop: AbortSignal): Promise<
     ...(registrants ? { registrants } : {}),
     operators,
     logger,
+    ...(queue ? { queue } : {}),
   }).catch((error) => {
     if (error instanceof Deno.errors.AddrInUse) {
       const hostname = flags.string.hostname ?? "127.0.0.1";
@@ -330,8 +371,26 @@ export async function main(args: readonly string[], stop: AbortSignal): Promise<
     );
   }
   out.event("relay ready", { identifier: relay.identifier, tcp: relay.tcp, ws: relay.ws });
-  await aborted(stop);
-  out.event("relay stopping");
+  try {
+    await aborted(stop);
+    out.event("relay stopping");
+  } finally {
+    await relay.close();
+    queue?.close();
+  }
+}
+
+/** The relay's SQLite queue file; one that cannot be opened is `corrupt-state`, naming it. */
+function openQueueStore(path: string): SqliteRelayQueueStore {
+  try {
+    return new SqliteRelayQueueStore(path);
+  } catch (error) {
+    throw new CliError(
+      "corrupt-state",
+      `cannot open the relay's queue ${path} (${(error as Error).message.slice(0, 80)}); ` +
+        `fix or delete that file, or pass --queue memory`,
+    );
+  }
 }
 
 /** Whether `port` on `hostname` is taken (to name the port a failed start collided on). */

@@ -18,6 +18,7 @@ import {
   STATIC_RELAY_SERVICE_ADDRESS,
 } from "../routing/mod.ts";
 import type { ReconnectingLink } from "../transport/mod.ts";
+import { Pause } from "../_pause.ts";
 import { CliError } from "./_roles_common.ts";
 
 /** Options of {@linkcode RelaySession.open}. */
@@ -58,7 +59,7 @@ export class RelaySession {
   #again = false;
   #stopped = false;
   #stopListening: () => void = () => {};
-  #wake: (() => void) | undefined;
+  readonly #pause = new Pause();
 
   private constructor(options: RelaySessionOptions) {
     this.#o = options;
@@ -110,7 +111,7 @@ export class RelaySession {
   async close(): Promise<void> {
     this.#stopped = true;
     this.#stopListening();
-    this.#wake?.();
+    this.#pause.wake();
     await this.#relay.close();
     await this.#channel.close();
   }
@@ -193,14 +194,7 @@ export class RelaySession {
           }
           const delay = Math.floor(Math.random() * bound);
           this.#o.onRetry?.(error, delay);
-          await new Promise<void>((resolve) => {
-            const timer = setTimeout(resolve, delay);
-            this.#wake = () => {
-              clearTimeout(timer);
-              resolve();
-            };
-          });
-          this.#wake = undefined;
+          await this.#pause.sleep(delay);
           bound = Math.min(bound * 2, MAX_RETRY_DELAY);
         }
       }

@@ -10,7 +10,7 @@ import {
   type TrustPolicy,
 } from "../identity/mod.ts";
 import { FileIdentityStore } from "../identity/deno.ts";
-import type { Logger, Node } from "../routing/mod.ts";
+import { type Logger, type Node, RELAY_PREFIX } from "../routing/mod.ts";
 import { type ReconnectingLink, reconnectWebSocket } from "../transport/mod.ts";
 import { reconnectTcp } from "../transport/deno.ts";
 import { Vault } from "../vault/mod.ts";
@@ -201,14 +201,18 @@ export interface RelayAddress {
 
 /** Parses a relay address; a bare `HOST:PORT` uses `transport`. */
 export function parseRelayAddress(text: string, transport: "tcp" | "ws"): RelayAddress {
-  const match = /^(?:(tcp|ws):\/\/)?([^/]+:\d{1,5})\/?$/.exec(text);
-  if (!match) {
+  const match = /^(?:(tcp|ws):\/\/)?([^/]+):(\d{1,5})\/?$/.exec(text);
+  const port = Number(match?.[3]);
+  if (!match || port < 1 || port > 65535) {
     throw new CliFailure(
       "usage",
-      `expected HOST:PORT (or tcp:// / ws:// HOST:PORT), got '${text}'`,
+      `--relay '${text.slice(0, 40)}': expected HOST:PORT with a port 1-65535 (tcp:// or ws://)`,
     );
   }
-  return { transport: (match[1] as "tcp" | "ws" | undefined) ?? transport, hostPort: match[2]! };
+  return {
+    transport: (match[1] as "tcp" | "ws" | undefined) ?? transport,
+    hostPort: `${match[2]}:${port}`,
+  };
 }
 
 /** How a role's link to the relay heals: liveness and reconnect limits. */
@@ -277,6 +281,44 @@ export async function dialRelay(
       { cause: error },
     );
   }
+}
+
+/**
+ * The error a client program reports when its handshake to the device named `to` through
+ * the relay failed: the answers known at once get their own codes (`unknown-name`: the relay
+ * has no such name; `wrong-protocol`: the port is not the relay's), a silent far end is
+ * `handshake-timeout`; anything else passes unchanged.
+ */
+export function handshakeError(
+  error: unknown,
+  at: { to: string; relay: RelayAddress; timeout: number },
+): unknown {
+  if (!(error instanceof SealrouteError)) return error;
+  const where = `${at.relay.transport}://${at.relay.hostPort}`;
+  if (error.code === "unknown-address" && error.message.includes(`'${RELAY_PREFIX}${at.to}'`)) {
+    return new CliFailure(
+      "unknown-name",
+      `no device is registered as '${at.to}' at the relay ${where}; check the name (the ` +
+        `device prints it in its ready line) or start the device first`,
+      { cause: error },
+    );
+  }
+  if (error.code === "wrong-protocol") {
+    return new CliFailure(
+      "wrong-protocol",
+      `${where} is not a relay's ${at.relay.transport} port (${error.message})`,
+      { cause: error },
+    );
+  }
+  if (error.code === "handshake-timeout") {
+    return new CliFailure(
+      "handshake-timeout",
+      `no answer from '${at.to}' through the relay at ${where} within ${at.timeout} ms: the ` +
+        `relay forwarded the handshake but the device did not answer`,
+      { cause: error },
+    );
+  }
+  return error;
 }
 
 /**

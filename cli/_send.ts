@@ -1,23 +1,11 @@
 // `sealroute send --to NAME --worker W MESSAGE`: one request through the relay.
 import { parseArgs } from "node:util";
 import { createSecureChannel } from "../channel/mod.ts";
-import { SealrouteError } from "../errors.ts";
 import { trustIdentifiers, type TrustPolicy } from "../identity/mod.ts";
 import { Node, RELAY_PREFIX, Route } from "../routing/mod.ts";
-import { connectWebSocket } from "../transport/mod.ts";
-import { connectTcp } from "../transport/deno.ts";
-import { CliFailure, CliUsageError } from "./_errors.ts";
+import { CliUsageError } from "./_errors.ts";
+import { dialRelay, handshakeError, parseRelayAddress } from "./_roles_common.ts";
 import { defaultStateDir, openIdentity } from "./_state.ts";
-
-function relayAddress(text: string, fallback: string): { transport: string; hostPort: string } {
-  const m = /^(?:(tcp|ws):\/\/)?([^/]+):(\d{1,5})\/?$/.exec(text);
-  if (!m || Number(m[3]) < 1 || Number(m[3]) > 65535) {
-    throw new CliUsageError(
-      `--relay '${text.slice(0, 40)}': expected HOST:PORT with a port 1-65535 (tcp:// or ws://)`,
-    );
-  }
-  return { transport: m[1] ?? fallback, hostPort: `${m[2]}:${m[3]}` };
-}
 
 /** Runs `send …`. */
 export async function sendCommand(args: readonly string[]): Promise<void> {
@@ -48,7 +36,7 @@ export async function sendCommand(args: readonly string[]): Promise<void> {
   if (!Number.isSafeInteger(timeout) || timeout <= 0) {
     throw new CliUsageError(`--timeout expects milliseconds > 0, got '${values.timeout}'`);
   }
-  const relay = relayAddress(values.relay ?? "ws://127.0.0.1:4001", transport);
+  const relay = parseRelayAddress(values.relay ?? "ws://127.0.0.1:4001", transport);
   let trustPolicy: TrustPolicy | undefined;
   if (values.trust?.length) {
     try {
@@ -59,31 +47,14 @@ export async function sendCommand(args: readonly string[]): Promise<void> {
   }
   const identity = await openIdentity(values.state ?? defaultStateDir("client"), "client", true);
   await using node = new Node();
-  const where = `${relay.transport}://${relay.hostPort}`;
-  const connection =
-    await (relay.transport === "tcp"
-      ? connectTcp(node, relay.hostPort)
-      : connectWebSocket(node, `ws://${relay.hostPort}`)).catch((error) => {
-        throw new CliFailure(
-          error instanceof SealrouteError ? error.code : "connect-failed",
-          `cannot reach the relay at ${where} (is it running, and is this its ` +
-            `${relay.transport} address?)`,
-        );
-      });
-  const route = Route.from([...connection.route, `${RELAY_PREFIX}${values.to}`, "api"]);
+  await using link = await dialRelay(node, relay, { giveUpAfter: timeout });
+  const route = Route.from([...link.route, `${RELAY_PREFIX}${values.to}`, "api"]);
   const channel = await createSecureChannel(node, route, {
     identity: identity!,
     timeout,
     ...(trustPolicy ? { trustPolicy } : {}),
   }).catch((error) => {
-    if (error instanceof SealrouteError && error.code === "handshake-timeout") {
-      throw new CliFailure(
-        "handshake-timeout",
-        `no answer from '${values.to}' through the relay at ${where} within ${timeout} ms: ` +
-          `is a device registered under that name?`,
-      );
-    }
-    throw error;
+    throw handshakeError(error, { to: values.to!, relay, timeout });
   });
   try {
     const reply = await channel.request(

@@ -6,7 +6,15 @@ import { FileKeyStore } from "../vault/deno.ts";
 import { CliFailure, CliUsageError } from "./_errors.ts";
 
 /** The roles whose state the command knows. */
-export const ROLES = ["relay", "device", "client", "listen", "operator"] as const;
+export const ROLES = [
+  "relay",
+  "device",
+  "client",
+  "listen",
+  "outlet",
+  "operator",
+  "authority",
+] as const;
 
 /** `$XDG_STATE_HOME/sealroute/<role>` or `~/.local/state/sealroute/<role>`. */
 export function defaultStateDir(role: string): string {

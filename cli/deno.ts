@@ -9,6 +9,8 @@
  */
 import { parseArgs } from "node:util";
 import { HELP } from "./_help.ts";
+import { aeadBackend } from "../vault/mod.ts";
+import { useNativeAead } from "../vault/deno.ts";
 import { identityCommand } from "./_identity.ts";
 import { CliUsageError, errorText, statusOf } from "./_errors.ts";
 import { sendCommand } from "./_send.ts";
@@ -17,11 +19,21 @@ import { deviceMain } from "./_device_role.ts";
 import { main as clientMain } from "./_client.ts";
 import { main as listenMain } from "./_listen.ts";
 import { statusCommand } from "./_status.ts";
+import { authorityCommand } from "./_authority.ts";
+import { enrollCommand } from "./_enroll.ts";
+import { outletMain } from "./_outlet.ts";
+import { inletMain } from "./_inlet.ts";
 
 /** The version printed by `--version` (deno.json's `version`). */
 const VERSION = "0.1.0";
 
-const ROLE_MAINS = { relay: relayMain, device: deviceMain, client: clientMain } as const;
+const ROLE_MAINS = {
+  relay: relayMain,
+  device: deviceMain,
+  client: clientMain,
+  outlet: outletMain,
+  inlet: inletMain,
+} as const;
 
 /** `--log-level L` → `--verbose` for info/debug; validated first. */
 function roleArgs(args: readonly string[]): string[] {
@@ -71,6 +83,8 @@ async function withSignals(run: (stop: AbortSignal) => Promise<void>): Promise<v
  * ```
  */
 export async function main(args: readonly string[]): Promise<number> {
+  // Synchronous AES-256-GCM for every channel (OpenSSL through FFI, else node:crypto).
+  if (aeadBackend() === "webcrypto") useNativeAead();
   try {
     const [command, ...rest] = args;
     if (command === undefined || command === "--help" || command === "-h" || command === "help") {
@@ -82,7 +96,7 @@ export async function main(args: readonly string[]): Promise<number> {
       return command === undefined ? 2 : 0;
     }
     if (command === "--version" || command === "-V") {
-      console.log(`sealroute ${VERSION}`);
+      console.log(`sealroute ${VERSION} (aead ${aeadBackend()})`);
       return 0;
     }
     if (command.startsWith("-")) {
@@ -105,6 +119,14 @@ export async function main(args: readonly string[]): Promise<number> {
       case "status":
         await statusCommand(roleArgs(rest));
         return 0;
+      case "enroll":
+        await enrollCommand(roleArgs(rest));
+        return 0;
+      case "authority": {
+        const passed = roleArgs(rest);
+        await withSignals((stop) => authorityCommand(passed, stop));
+        return 0;
+      }
       case "listen": {
         const passed = roleArgs(rest);
         await withSignals((stop) => listenMain(passed, stop));
@@ -112,7 +134,9 @@ export async function main(args: readonly string[]): Promise<number> {
       }
       case "relay":
       case "device":
-      case "client": {
+      case "client":
+      case "outlet":
+      case "inlet": {
         const passed = roleArgs(rest);
         const run = ROLE_MAINS[command];
         await withSignals((stop) => run(passed, stop));

@@ -43,11 +43,30 @@ import {
   encodeTcpMessage,
   encodeTransportMessage,
   encodeUndeliverableNotice,
+  encodeVarint,
   Route,
   RoutedMessage,
 } from "../routing/mod.ts";
 import { encodeFrames, FrameDecoder } from "../transport/framing.ts";
+import { decodePortalMessage, encodePortalMessage } from "../portal/messages.ts";
+import { decodeDeliveryFrame, encodeDeliveryFrame } from "../delivery/wire.ts";
+import { Outbox } from "../delivery/_outbox.ts";
+import { Reorder } from "../delivery/_reorder.ts";
 import { SealrouteError } from "../errors.ts";
+import {
+  decodeApiError,
+  decodeCreateToken,
+  decodeOneTimeCode,
+  decodeRequest,
+  decodeResponse,
+  decodeTicket,
+  encodeApiError,
+  encodeCreateToken,
+  encodeOneTimeCode,
+  encodeRequest,
+  encodeResponse,
+  encodeTicket,
+} from "../authority/mod.ts";
 import { bytesFor, textFor } from "./mutate.ts";
 import fixturesJson from "./testdata/fixtures.json" with { type: "json" };
 import identityVectors from "../identity/testdata/ockam_vectors.json" with { type: "json" };
@@ -114,6 +133,11 @@ function attempt(f: () => unknown): unknown {
     if (error instanceof SealrouteError) return error;
     throw error;
   }
+}
+
+// Portal messages as JSON for comparison (byte arrays as plain arrays).
+function portalJson(_key: string, value: unknown): unknown {
+  return value instanceof Uint8Array ? [...value] : value;
 }
 
 function fail(message: string): never {
@@ -560,5 +584,179 @@ export async function makeTargets(): Promise<Target[]> {
         return evalExpr(expr, subject);
       },
     ),
+    syncTarget(
+      "portal-message",
+      "decodePortalMessage (Ockam's portal messages and the Sealroute extension), re-encoded",
+      bytesFor([
+        ...["00", "01", "02", "030568656c6c6f", "0302050501bbaa", "0302050500"].map(fromHex),
+        ...["00535201808010", "0153520101", "0201", "20", "218004"].map(fromHex),
+      ]),
+      (bytes) => {
+        const message = decodePortalMessage(bytes);
+        const again = decodePortalMessage(encodePortalMessage(message));
+        if (JSON.stringify(again, portalJson) !== JSON.stringify(message, portalJson)) {
+          fail("portal message re-encoding");
+        }
+        return message;
+      },
+    ),
+    ...authorityTargets(hex("authorityChangeHistory"), hex("credential")),
   ];
+}
+
+// The authority's envelopes and bodies (authority/WIRE.md): every decoder, and the
+// re-encoding of what decodes.
+function authorityTargets(history: Uint8Array, credential: Uint8Array): Target[] {
+  const code = new Uint8Array(32).fill(0x5a);
+  const token = encodeCreateToken({ attributes: { role: "sensor" }, ttlSecs: 600, ttlCount: 1 });
+  const error = encodeApiError({ path: "/", method: "POST", message: "Unknown enrollment token" });
+  const unwrap = (b: Uint8Array) => b.subarray(b[0]! < 0x80 ? 1 : 2);
+  // Mutated envelopes: half with the BARE length fixed up, so the CBOR inside is reached.
+  const framed = (seeds: Uint8Array[]) =>
+    fc.tuple(bytesFor(seeds.map(unwrap)), fc.boolean()).map(([inner, raw]) =>
+      raw ? inner : Uint8Array.from([...encodeVarint(inner.length), ...inner])
+    );
+  return [
+    syncTarget(
+      "authority-request",
+      "decodeRequest (BARE-wrapped Ockam RequestHeader and body), re-encoded",
+      framed([
+        encodeRequest({ id: 7, path: "/", method: "POST" }, encodeOneTimeCode(code)),
+        encodeRequest({ id: 0xffffffff, path: "/tokens", method: "POST" }, token),
+        encodeRequest({ id: 1, path: "/credential", method: "POST" }, history),
+        encodeRequest({ id: 2, path: "/" }),
+      ]),
+      (bytes) => {
+        const { header, body } = decodeRequest(bytes);
+        const again = encodeRequest(
+          { id: header.id, path: header.path, ...(header.method ? { method: header.method } : {}) },
+          body,
+        );
+        const back = decodeRequest(again);
+        if (JSON.stringify(back.header) !== JSON.stringify(header)) fail("request re-encoding");
+        if (!equalBytes(back.body ?? code, body ?? code)) fail("request body re-encoding");
+        return header;
+      },
+    ),
+    syncTarget(
+      "authority-response",
+      "decodeResponse, then decodeApiError of its body",
+      framed([
+        encodeResponse({ id: 1, re: 7, status: 200 }, credential),
+        encodeResponse({ id: 1, re: 7, status: 403 }, error),
+        encodeResponse({ id: 9, re: 0, status: 200 }),
+      ]),
+      (bytes) => {
+        const { header, body } = decodeResponse(bytes);
+        if (body) attempt(() => decodeApiError(body));
+        return header;
+      },
+    ),
+    syncTarget(
+      "authority-bodies",
+      "decodeOneTimeCode, decodeCreateToken, decodeApiError; re-encoded",
+      bytesFor([
+        encodeOneTimeCode(code),
+        token,
+        error,
+        unwrap(encodeRequest({ id: 3, path: "/" })),
+      ]),
+      (bytes) => {
+        const otc = attempt(() => decodeOneTimeCode(bytes));
+        if (otc instanceof Uint8Array && !equalBytes(encodeOneTimeCode(otc), bytes)) {
+          fail("OneTimeCode re-encoding");
+        }
+        const request = attempt(() => decodeCreateToken(bytes));
+        if (!(request instanceof SealrouteError)) {
+          encodeCreateToken(request as ReturnType<typeof decodeCreateToken>);
+        }
+        return decodeApiError(bytes);
+      },
+    ),
+    syncTarget(
+      "authority-ticket",
+      "decodeTicket of the hex of the bytes, re-encoded",
+      bytesFor([
+        fromHex(encodeTicket({ code, authority: history, expiresAt: 1_700_000_000 })),
+        fromHex(
+          encodeTicket({ code, authority: history, expiresAt: 1, address: "127.0.0.1:4002" }),
+        ),
+      ]),
+      (bytes) => {
+        const text = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+        const ticket = decodeTicket(text);
+        if (decodeTicket(encodeTicket(ticket)).expiresAt !== ticket.expiresAt) {
+          fail("ticket re-encoding");
+        }
+        return ticket;
+      },
+    ),
+    syncTarget(
+      "delivery-frames",
+      "decodeDeliveryFrame (BARE, reliable delivery), then the frame applied to sender/receiver state",
+      bytesFor(deliverySeeds),
+      (bytes) => {
+        const frame = decodeDeliveryFrame(bytes, { maxFrameBytes: 4096 });
+        if (!equalBytes(encodeDeliveryFrame(frame), bytes)) fail("re-encoding");
+        if (frame.type === "ack") {
+          const outbox = deliveryOutbox();
+          attempt(() => outbox.ack(frame, 1));
+          if (outbox.count > 8 || outbox.base > outbox.next) fail("outbox bounds");
+        } else if (frame.type === "data") {
+          const reorder = new Reorder<null>({ window: 16, maxBytes: 1024, start: 2 });
+          attempt(() => reorder.accept(frame.seq, frame.base, frame.payload, null));
+          if (reorder.held > 16 || reorder.bytes > Math.max(1024, frame.payload.length)) {
+            fail("receiver bounds");
+          }
+        }
+        return frame;
+      },
+    ),
+  ];
+}
+
+const deliverySession = Uint8Array.from({ length: 16 }, (_, i) => i * 17);
+const deliverySeeds = [
+  encodeDeliveryFrame({
+    type: "data",
+    session: deliverySession,
+    level: "exactly-once",
+    base: 2,
+    seq: 5,
+    payload: encoder.encode("hello"),
+  }),
+  encodeDeliveryFrame({
+    type: "data",
+    session: deliverySession,
+    level: "none",
+    base: 0,
+    seq: 300,
+    payload: new Uint8Array(),
+  }),
+  encodeDeliveryFrame({
+    type: "ack",
+    session: deliverySession,
+    cumulative: 3,
+    window: 64,
+    echo: 5,
+    ranges: [[4, 6], [7, 8]],
+  }),
+  encodeDeliveryFrame({ type: "reset", session: deliverySession, reason: "closed" }),
+];
+
+// Eight messages, seqs 0..7, the first six sent: what a fuzzed acknowledgement lands on.
+function deliveryOutbox(): Outbox {
+  const outbox = new Outbox({
+    maxMessages: 8,
+    maxBytes: 1024,
+    initialWindow: 8,
+    minRto: 10,
+    maxRto: 1000,
+    initialRto: 100,
+  });
+  for (let i = 0; i < 8; i++) {
+    const entry = outbox.add(new Uint8Array(4), () => {}, () => {});
+    if (i < 6) outbox.sent(entry, 0);
+  }
+  return outbox;
 }

@@ -44,7 +44,7 @@ export interface NoticeFields {
  * value of at most 128 bytes, longer ones cut), `u8` flags (bit 0: truncated), then the
  * waiting route as a BARE route (varint count, each `u8` type and `data` value).
  *
- * @throws {RangeError} for a waiting route that is empty, longer than
+ * @throws {RangeError} for a waiting route longer than
  * {@linkcode MAX_NOTICE_WAITING_HOPS} or with an address over 128 bytes, or a bad code.
  * @example
  * ```ts
@@ -63,7 +63,7 @@ export interface NoticeFields {
 export function encodeUndeliverableNotice(notice: NoticeFields): Uint8Array {
   const { code, address, waiting } = notice;
   if (!CODE.test(code) || code.length > MAX_CODE_BYTES) throw new RangeError(`bad code '${code}'`);
-  if (waiting.isEmpty || waiting.length > MAX_NOTICE_WAITING_HOPS) {
+  if (waiting.length > MAX_NOTICE_WAITING_HOPS) {
     throw new RangeError(`a waiting route of ${waiting.length} hops cannot be carried`);
   }
   const w = new BareWriter(64);
@@ -87,10 +87,10 @@ export function encodeUndeliverableNotice(notice: NoticeFields): Uint8Array {
 /**
  * Decodes a notice, strictly: at most {@linkcode MAX_NOTICE_BYTES}, version 1, a code of
  * lowercase letters, digits and `-` (at most 32), addresses of at most 128 bytes, 1 to
- * {@linkcode MAX_NOTICE_WAITING_HOPS} waiting hops, no unknown flag, nothing after.
+ * {@linkcode MAX_NOTICE_WAITING_HOPS} waiting hops (none: the link itself is told), no unknown flag, nothing after.
  *
  * @throws {DecodeError} codes `too-large`, `bad-version`, `bad-code`, `bad-flags`,
- * `address-too-long`, `route-too-long`, `empty-route`, `truncated`, `trailing-bytes`, ...
+ * `address-too-long`, `route-too-long`, `truncated`, `trailing-bytes`, ...
  * @example
  * ```ts
  * import assert from "node:assert/strict";
@@ -115,7 +115,6 @@ export function decodeUndeliverableNotice(bytes: Uint8Array): UndeliverableNotic
   const flags = r.u8();
   if (flags > 1) throw new DecodeError("bad-flags", `unknown notice flags 0x${flags.toString(16)}`);
   const count = r.varint();
-  if (count === 0) throw new DecodeError("empty-route", "a notice names nobody who waits");
   if (count > MAX_NOTICE_WAITING_HOPS) {
     throw new DecodeError(
       "route-too-long",

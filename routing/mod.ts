@@ -59,7 +59,9 @@ export {
   MAX_NOTICE_ADDRESS_BYTES,
   MAX_NOTICE_BYTES,
   MAX_NOTICE_WAITING_HOPS,
+  type NoticeContext,
   type NoticeFields,
+  type NoticeNode,
   UNDELIVERABLE_ADDRESS,
   type UndeliverableEvent,
   type UndeliverableListener,
@@ -80,16 +82,21 @@ export {
   type WorkerOptions,
 } from "./node_options.ts";
 export { ECHO_SERVICE, type EchoOptions, startEcho } from "./echo.ts";
+export { type RelayService, type RelayServiceOptions, startRelayService } from "./relay_service.ts";
+export { createRelay, type CreateRelayOptions, type Relay } from "./create_relay.ts";
 export {
-  createRelay,
-  type CreateRelayOptions,
-  type Relay,
   RELAY_PREFIX,
   RELAY_REFUSAL_PREFIX,
   RELAY_REGISTER,
   RELAY_SERVICE_ADDRESS,
-  type RelayService,
-  type RelayServiceOptions,
-  startRelayService,
   STATIC_RELAY_SERVICE_ADDRESS,
-} from "./relay_service.ts";
+} from "./_relay_common.ts";
+export {
+  MemoryRelayQueueStore,
+  type QueuedFrame,
+  type QueuedName,
+  type QueueRefusal,
+  RelayQueue,
+  type RelayQueueOptions,
+  type RelayQueueStore,
+} from "./relay_queue.ts";

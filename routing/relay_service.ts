@@ -1,28 +1,21 @@
 // OCKAM_WIRE §7: the relay (forwarding) service and its client.
-import { DecodeError, RouteError, SealrouteError } from "../errors.ts";
 import { Address } from "./address.ts";
 import { decodeBareString, encodeBareString } from "./bare.ts";
 import type { Flow } from "./flow_controls.ts";
 import type { Node } from "./node.ts";
 import type { AccessHook, WorkerOptions } from "./node_options.ts";
-import { Route, type RouteLike } from "./route.ts";
-import { LOCAL_INFO_IDENTIFIER, type LocalInfo, type RoutedMessage } from "./routed_message.ts";
-
-/** Address of the relay service in Ockam nodes. */
-export const RELAY_SERVICE_ADDRESS = "forwarding_service";
-/** Alias of the relay service used by static-relay clients. */
-export const STATIC_RELAY_SERVICE_ADDRESS = "static_forwarding_service";
-/** Prefix Ockam nodes put before a relay name to form the relay worker address. */
-export const RELAY_PREFIX = "forward_to_";
-/** Request body asking for a relay with a random name. */
-export const RELAY_REGISTER = "register";
-/**
- * Start of the BARE String reply with which the service refuses a request. Ockam sends no
- * refusal at all (its client would time out); ours is `error:<code>: <explanation>`, the
- * code `relay-refused` (the name is held by another identity or in use) or `relay-limit`
- * (a bound of {@linkcode RelayServiceOptions} was reached).
- */
-export const RELAY_REFUSAL_PREFIX = "error:";
+import { Route } from "./route.ts";
+import { LOCAL_INFO_IDENTIFIER, type RoutedMessage } from "./routed_message.ts";
+import type { RelayQueue } from "./relay_queue.ts";
+import { type Held, Parking, type Registration } from "./_relay_parking.ts";
+import {
+  quote,
+  RELAY_PREFIX,
+  RELAY_REFUSAL_PREFIX,
+  RELAY_REGISTER,
+  RELAY_SERVICE_ADDRESS,
+  STATIC_RELAY_SERVICE_ADDRESS,
+} from "./_relay_common.ts";
 
 /** Options for {@linkcode startRelayService}. */
 export interface RelayServiceOptions {
@@ -60,6 +53,17 @@ export interface RelayServiceOptions {
    * to each frame. Default 16.
    */
   maxForwardRouteLength?: number;
+  /**
+   * Store-and-forward: when the link of a name's holder dies, the name stays held for the
+   * same identity (for the queue's `maxAge`) and frames sent to it wait in this queue,
+   * bounded (see {@linkcode RelayQueue}); they are forwarded in order when the same
+   * identity registers the name again, and dropped (counted as expired) if it does not come
+   * back in time. A frame a bound refuses is answered with an undeliverable notice
+   * (`queue-full`, `queue-limit`, `frame-too-large`). Names queued in a persistent store are
+   * held again when the service starts. Registrations without an identity (not through a
+   * secure channel) are not queued for. Default: none (a dead link frees its name at once).
+   */
+  queue?: RelayQueue;
 }
 
 const DEFAULT_MAX_RELAYS = 4096;
@@ -67,8 +71,6 @@ const DEFAULT_MAX_RELAYS_PER_CONNECTION = 32;
 const DEFAULT_MAX_RELAYS_PER_IDENTITY = 64;
 const DEFAULT_MAX_NAME_BYTES = 128;
 const DEFAULT_MAX_FORWARD_ROUTE_LENGTH = 16;
-/** At most this many characters of peer input go into a refusal or a log line. */
-const QUOTE = 64;
 
 /** A running relay service; see {@linkcode startRelayService}. */
 export interface RelayService {
@@ -93,28 +95,11 @@ export interface RelayService {
     readonly identity: string | undefined;
     /** When the current registration was made, in ms since the epoch. */
     readonly since: number;
+    /** Whether the holder's link is up (false: held for it, queueing; see `queue`). */
+    readonly online: boolean;
   }[];
   /** Stops the service, its aliases and every relay. */
   close(): Promise<void>;
-}
-
-/** Who holds a relay and where it forwards; replaced as a whole when its identity takes over. */
-interface Registration {
-  readonly identity: string | undefined;
-  /** When it was made (ms since the epoch). */
-  readonly since: number;
-  /** The first hop of the request's return route, as counted per connection. */
-  readonly hop: string;
-  readonly forwardRoute: Route;
-  /** The request's return route: where the holder's client listens. */
-  readonly replyRoute: Route;
-  unwatch: () => void;
-}
-
-/** One relay worker; it lives across takeovers, only its registration changes. */
-interface Held {
-  readonly address: Address;
-  registration: Registration;
 }
 
 type RefusalCode = "relay-refused" | "relay-limit";
@@ -223,10 +208,18 @@ export function startRelayService(node: Node, options: RelayServiceOptions = {})
     count(registration, 1);
     registration.unwatch = node.onWorkerStopped(watched, () => {
       // A stale watch (the registration was replaced meanwhile) must not stop the relay.
-      if (entry.registration === registration) void node.stopWorker(entry.address);
+      if (entry.registration !== registration) return;
+      if (parking && registration.identity !== undefined) {
+        release(registration);
+        parking.hold(entry);
+      } else {
+        void node.stopWorker(entry.address);
+      }
     });
   };
 
+  const queue = options.queue;
+  const parking = queue ? new Parking(node, queue) : undefined;
   /** Gives back what `registration` held: its watch and its counts. */
   const release = (registration: Registration): void => {
     registration.unwatch();
@@ -240,13 +233,15 @@ export function startRelayService(node: Node, options: RelayServiceOptions = {})
       onStop: () => {
         if (held.get(key) !== entry) return;
         held.delete(key);
-        release(entry.registration);
+        if (entry.offline) clearTimeout(entry.offline);
+        else release(entry.registration);
         log.info("relay removed", { relay: key });
       },
     };
     node.startWorker(entry.address, async (ctx) => {
       // Linear in the frame: one pass over its onward route plus the (bounded) forward route.
       try {
+        if (entry.offline || entry.draining) return parking!.park(entry, ctx);
         const forwardRoute = entry.registration.forwardRoute;
         const onward = ctx.message.onwardRoute.popFront().prepend(forwardRoute);
         const next = ctx.message.with({ onwardRoute: onward });
@@ -302,9 +297,19 @@ export function startRelayService(node: Node, options: RelayServiceOptions = {})
         return limit(`this connection holds ${maxPerConnection} relays already`);
       }
       const previous = current.registration;
-      release(previous);
+      const back = current.offline !== undefined;
+      if (back) {
+        clearTimeout(current.offline);
+        current.offline = undefined;
+      } else {
+        release(previous);
+      }
       adopt(current, registration, watched);
       log.info("relay taken over by the same identity", { relay: key, identity });
+      if (back) {
+        void parking!.drain(current);
+        return current;
+      }
       // The previous holder learns it was replaced (instead of idling as a zombie); a
       // renewal over the same connection is no replacement.
       if (previous.hop !== hop) {
@@ -385,6 +390,25 @@ export function startRelayService(node: Node, options: RelayServiceOptions = {})
     }
   };
 
+  // Names with frames queued in a persistent store are held again for their identities.
+  for (const waiting of queue?.names() ?? []) {
+    if (held.has(waiting.name) || node.hasWorker(waiting.name)) continue;
+    const entry: Held = {
+      address: Address.local(waiting.name),
+      registration: {
+        identity: waiting.identity,
+        since: Date.now(),
+        hop: "",
+        forwardRoute: Route.EMPTY,
+        replyRoute: Route.EMPTY,
+        unwatch: () => {},
+      },
+    };
+    startForwarder(entry, waiting.name);
+    held.set(waiting.name, entry);
+    parking!.hold(entry);
+  }
+
   const started: Address[] = [];
   // The service's and its aliases' options (the place for the flows they consume).
   const serviceOptions: WorkerOptions = {
@@ -417,201 +441,11 @@ export function startRelayService(node: Node, options: RelayServiceOptions = {})
         name: relay.startsWith(prefix) ? relay.slice(prefix.length) : relay,
         identity: entry.registration.identity,
         since: entry.registration.since,
+        online: entry.offline === undefined,
       })),
     close,
     [Symbol.asyncDispose]: close,
   };
-}
-
-/** Options for {@linkcode createRelay}. */
-export interface CreateRelayOptions {
-  /** Service address appended to the route. Default {@linkcode RELAY_SERVICE_ADDRESS}. */
-  service?: string;
-  /** Milliseconds to wait for the service's reply. Default 30 000. */
-  timeout?: number;
-  /** Cancels the registration. */
-  signal?: AbortSignal;
-  /** Local info for the request's first local hop. */
-  localInfo?: LocalInfo;
-  /**
-   * Called when the service reports that the same identity took the name over through
-   * another connection (another process, or this device after a reconnect that outran the
-   * relay's notice of the old link): this registration no longer receives anything.
-   */
-  onReplaced?: (error: RouteError) => void;
-}
-
-/** A relay registered by {@linkcode createRelay}. */
-export interface Relay {
-  /** Same as `close()`, for `await using`. */
-  [Symbol.asyncDispose](): Promise<void>;
-  /** The relay worker's address on the relay node, e.g. `forward_to_default`. */
-  readonly address: Address;
-  /** Route from this node to the relay (the reply's return route). */
-  readonly route: Route;
-  /**
-   * Stops the local client worker. The relay itself stays until the connection to the
-   * relay node goes away (Ockam has no unregister message).
-   */
-  close(): Promise<void>;
-}
-
-/**
- * Registers a relay at the relay service reachable through `route`.
- *
- * `name` is the static name wanted (the service adds its prefix), or `undefined` for a
- * random one. Rejects with `RouteError` code `relay-refused` when the service refuses
- * (name held by another identity), `relay-limit` when it refuses for a bound (too many
- * relays, a name too long), `timeout`, `aborted`, or the transport's error.
- * Messages sent to `[...route-to-relay-node, relay.address, ...rest]` arrive at this node
- * with onward route `rest`.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { createRelay, Node, startRelayService } from "@sealroute/sealroute/routing";
- * import { RouteError } from "@sealroute/sealroute/errors";
- *
- * await using node = new Node();
- * await using _service = startRelayService(node);
- * await using _first = await createRelay(node, [], "x", { timeout: 1000, localInfo: { "sealroute.identifier": "Ialice" } });
- * const err = await createRelay(node, [], "x", { timeout: 1000, localInfo: { "sealroute.identifier": "Imallory" } })
- *   .catch((e) => e);
- * assert(err instanceof RouteError && err.code === "relay-refused");
- * ```
- */
-export function createRelay(
-  node: Node,
-  route: RouteLike,
-  name: string | undefined,
-  options: CreateRelayOptions = {},
-): Promise<Relay> {
-  const { timeout = 30_000, signal, localInfo } = options;
-  const serviceRoute = Route.from(route).append(
-    Address.local(options.service ?? RELAY_SERVICE_ADDRESS),
-  );
-  if (signal?.aborted) {
-    return Promise.reject(
-      new RouteError("aborted", "relay registration aborted", { cause: signal.reason }),
-    );
-  }
-  return new Promise<Relay>((resolve, reject) => {
-    let done = false;
-    let unwatch: (() => void) | undefined;
-    const self = Address.random();
-    const onAbort = () =>
-      fail(new RouteError("aborted", "relay registration aborted", { cause: signal?.reason }));
-    const timer = setTimeout(
-      () =>
-        fail(
-          new RouteError(
-            "timeout",
-            `no reply from the relay service at ${serviceRoute} within ${timeout} ms`,
-          ),
-        ),
-      timeout,
-    );
-    const settle = (): void => {
-      done = true;
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", onAbort);
-      unwatch?.();
-    };
-    const fail = (error: Error): void => {
-      if (done) return;
-      settle();
-      void node.stopWorker(self);
-      reject(error);
-    };
-    const close = async (): Promise<void> => {
-      await node.stopWorker(self);
-    };
-    const onReply = (message: RoutedMessage): void => {
-      let text: string;
-      try {
-        text = decodeBareString(message.payload);
-      } catch (error) {
-        return fail(
-          new DecodeError(
-            "bad-relay-reply",
-            `expected a BARE String from the relay service: ${error}`,
-          ),
-        );
-      }
-      if (text.startsWith(RELAY_REFUSAL_PREFIX)) {
-        const code = text.startsWith(`${RELAY_REFUSAL_PREFIX}relay-limit:`)
-          ? "relay-limit"
-          : "relay-refused";
-        return fail(new RouteError(code, `the relay service refused: ${quote(text)}`));
-      }
-      if (name !== undefined && !text.endsWith(name)) {
-        return fail(
-          new RouteError(
-            "relay-refused",
-            `expected a relay named '...${quote(name)}', got '${quote(text)}'`,
-          ),
-        );
-      }
-      const relayAddress = message.returnRoute.last;
-      if (!relayAddress) {
-        return fail(new RouteError("bad-relay-reply", "relay reply without return route"));
-      }
-      settle();
-      resolve({
-        address: relayAddress,
-        route: message.returnRoute,
-        close,
-        [Symbol.asyncDispose]: close,
-      });
-    };
-    node.startWorker(self, async (ctx) => {
-      const onward = ctx.message.onwardRoute.popFront();
-      if (onward.isEmpty) {
-        if (!done) return onReply(ctx.message);
-        const text = tryDecodeBareString(ctx.message.payload);
-        if (text?.startsWith(`${RELAY_REFUSAL_PREFIX}replaced:`)) {
-          node.logger.warn("relay client: replaced", { relay: quote(text) });
-          options.onReplaced?.(
-            new RouteError("replaced", `the relay service says: ${quote(text)}`),
-          );
-        }
-        return;
-      }
-      // Ockam's RemoteRelay passes on anything with hops left, on the flow of the link it
-      // came over (so it reaches only that link's consumers, never an encryptor).
-      try {
-        await node.deliver(ctx.message.with({ onwardRoute: onward }), {
-          from: self,
-          flow: ctx.flow,
-        });
-      } catch (error) {
-        node.logger.debug("relay client: message not forwarded", { error });
-      }
-    }, { onStop: (reason) => fail(reason ?? new RouteError("stopped", "relay client stopped")) });
-    signal?.addEventListener("abort", onAbort, { once: true });
-    const register = async (): Promise<void> => {
-      // Resolve a transport hop here so the connection carrying the request can be watched.
-      let resolved = serviceRoute;
-      const first = serviceRoute.next!;
-      const transport = first.isLocal ? undefined : node.transport(first.type);
-      if (transport) resolved = serviceRoute.popFront().prepend(await transport.resolve(first));
-      await node.send(resolved, encodeBareString(name ?? RELAY_REGISTER), {
-        from: self,
-        receiveReplies: true,
-        ...(localInfo ? { localInfo } : {}),
-      });
-      if (done) return;
-      // Fail early if the connection carrying the request goes away.
-      unwatch = node.onWorkerStopped(resolved.next!, (reason) => {
-        if (reason) {
-          fail(
-            reason instanceof SealrouteError ? reason : new RouteError("stopped", reason.message),
-          );
-        }
-      });
-    };
-    register().catch((error: Error) => fail(error));
-  });
 }
 
 function bound(name: string, value: number | undefined, fallback: number): number {
@@ -633,10 +467,6 @@ function limit(text: string): Refusal {
 }
 
 /** A short prefix of peer-supplied text, for logs and error messages. */
-function quote(text: string): string {
-  return text.length <= QUOTE ? text : `${text.slice(0, QUOTE)}... (${text.length} chars)`;
-}
-
 /** Lets the links at two local hops reach each other (Ockam's `Relay::handle_message`). */
 function joinLinks(node: Node, previous: Address | undefined, next: Address | undefined): void {
   if (!previous || !next) return;
@@ -645,12 +475,4 @@ function joinLinks(node: Node, previous: Address | undefined, next: Address | un
   if (towardsNext) flows.addConsumer(previous, towardsNext);
   const towardsPrevious = flows.producerFlow(previous);
   if (towardsPrevious) flows.addConsumer(next, towardsPrevious);
-}
-
-function tryDecodeBareString(bytes: Uint8Array): string | undefined {
-  try {
-    return decodeBareString(bytes);
-  } catch {
-    return undefined;
-  }
 }

@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { RouteError } from "../errors.ts";
 import { startEcho } from "./echo.ts";
 import { Node } from "./node.ts";
-import { createRelay, startRelayService } from "./relay_service.ts";
+import { createRelay } from "./create_relay.ts";
+import { startRelayService } from "./relay_service.ts";
 import { LOCAL_INFO_IDENTIFIER } from "./routed_message.ts";
 import { encodeBareString } from "./bare.ts";
 import type { Address } from "./address.ts";
@@ -470,8 +471,8 @@ Deno.test("registrations() lists each relay's name and holder, and forgets remov
   await using _anonymous = await createRelay(node, [], "open", { timeout: 1000 });
   const listed = service.registrations().sort((a, b) => a.name.localeCompare(b.name));
   assert.deepEqual(listed.map(({ since: _, ...rest }) => rest), [
-    { relay: "forward_to_open", name: "open", identity: undefined },
-    { relay: "forward_to_sensor", name: "sensor", identity: "Ialice" },
+    { relay: "forward_to_open", name: "open", identity: undefined, online: true },
+    { relay: "forward_to_sensor", name: "sensor", identity: "Ialice", online: true },
   ]);
   for (const r of listed) assert(r.since >= before && r.since <= Date.now());
   // A refused claim changes nothing.

@@ -114,33 +114,46 @@ interface State {
 /** How many closed connections' reasons a node remembers. */
 const LOST_LINKS = 32;
 
-/** What of a `Node` the notices use (so that node.ts, which calls in here, is not imported). */
-interface Node {
+/**
+ * What of a `Node` the notices use (an interface, so that node.ts, which calls in here, is not
+ * imported); every `Node` is one.
+ */
+export interface NoticeNode {
+  /** The node's flow controls. */
   readonly flowControls: FlowControls;
+  /** The node's logger. */
   readonly logger: Logger;
+  /** Whether the node is closed. */
   readonly closed: boolean;
+  /** Whether a worker runs at `address`. */
   hasWorker(address: AddressLike): boolean;
+  /** Stops the worker at `address`. */
   stopWorker(address: AddressLike, reason?: Error): Promise<boolean>;
+  /** Starts a worker. */
   startWorker(
     address: AddressLike,
     handler: (ctx: NoticeContext) => void | Promise<void>,
     options?: WorkerOptions,
   ): Address;
+  /** Sends `payload` along `route`. */
   send(route: RouteLike, payload: Uint8Array): Promise<void>;
+  /** Calls `listener` when the worker at `address` stops. */
   onWorkerStopped(address: AddressLike, listener: StopListener): () => void;
 }
 
 /** What of a `WorkerContext` the notice worker uses. */
-interface NoticeContext {
+export interface NoticeContext {
+  /** The notice. */
   readonly message: RoutedMessage;
+  /** The flow it arrived on. */
   readonly flow: Flow | undefined;
 }
 
-const states = new WeakMap<Node, State>();
+const states = new WeakMap<NoticeNode, State>();
 /** The flows of transport connections (set by `linkFlow`); only they carry notices. */
 const linkFlows = new WeakSet<Flow>();
 
-function stateOf(node: Node): State {
+function stateOf(node: NoticeNode): State {
   let state = states.get(node);
   if (!state) {
     state = {
@@ -170,7 +183,10 @@ function stateOf(node: Node): State {
  * configureUndeliverableNotices(node, { answer: false, accept: false });
  * ```
  */
-export function configureUndeliverableNotices(node: Node, options: UndeliverableOptions): void {
+export function configureUndeliverableNotices(
+  node: NoticeNode,
+  options: UndeliverableOptions,
+): void {
   const state = stateOf(node);
   if (options.rate !== undefined) {
     if (!Number.isSafeInteger(options.rate) || options.rate < 1) {
@@ -191,7 +207,7 @@ export function configureUndeliverableNotices(node: Node, options: Undeliverable
  * worker at `address`. Returns a function that unsubscribes.
  */
 export function subscribeUndeliverable(
-  node: Node,
+  node: NoticeNode,
   address: AddressLike,
   listener: UndeliverableListener,
 ): () => void {
@@ -211,7 +227,7 @@ export function subscribeUndeliverable(
  * Internal (called by `linkFlow`): `flow` is a transport connection's, whose sender worker is
  * `sender`. Notices may arrive on it while the sender runs.
  */
-export function registerLinkFlow(node: Node, sender: Address, flow: Flow): void {
+export function registerLinkFlow(node: NoticeNode, sender: Address, flow: Flow): void {
   linkFlows.add(flow);
   const state = stateOf(node);
   node.flowControls.addConsumer(NOTICE_ADDRESS, flow);
@@ -237,7 +253,7 @@ export function registerLinkFlow(node: Node, sender: Address, flow: Flow): void 
  * Internal: why the connection whose sender worker was at `sender` closed, if it closed
  * recently with a reason (a route through it fails with that instead of `unknown-address`).
  */
-export function lostLinkReason(node: Node, sender: Address): Error | undefined {
+export function lostLinkReason(node: NoticeNode, sender: Address): Error | undefined {
   return states.get(node)?.lost.get(sender.toString());
 }
 
@@ -247,7 +263,7 @@ export function lostLinkReason(node: Node, sender: Address): Error | undefined {
  * and has someone behind the connection waiting; within the connection's rate limit.
  */
 export function answerUndeliverable(
-  node: Node,
+  node: NoticeNode,
   message: RoutedMessage,
   flow: Flow,
   error: unknown,
@@ -260,19 +276,38 @@ export function answerUndeliverable(
   // A notice is never answered (no loops); a remote hop refused is no unknown address.
   if (!next?.isLocal || next.equals(NOTICE_ADDRESS)) return;
   if (node.hasWorker(next) && node.flowControls.isConsumer(next, flow)) return;
+  noticeRefusal(node, message, flow, { code: "unknown-address", address: next });
+}
+
+/**
+ * Tells the sender of `message`, which arrived over a connection on `flow`, that the
+ * worker at `address` refused it with `code` (e.g. a relay's full store-and-forward queue,
+ * `queue-full`): the same notice, limits and rules as for an unknown address. Nothing is
+ * sent when the message did not come over a connection or names nobody waiting behind it.
+ */
+export function noticeRefusal(
+  node: NoticeNode,
+  message: RoutedMessage,
+  flow: Flow | undefined,
+  refusal: { code: string; address: Address },
+): void {
+  const state = states.get(node);
+  if (!flow || (state && !state.answer) || !linkFlows.has(flow) || node.closed) return;
   const back = message.returnRoute.next;
   if (!back?.isLocal || !node.hasWorker(back)) return;
   // Only back over the link the message came on.
   const towards = node.flowControls.producerFlow(back);
   if (towards === undefined || (towards !== flow && towards !== flow.spawner)) return;
+  // Nobody named behind the link (a channel's frames carry no return route of their own):
+  // the notice then goes to the link itself, whose owner may listen.
   const waiting = message.returnRoute.popFront();
-  if (waiting.isEmpty || waiting.length > MAX_NOTICE_WAITING_HOPS) return;
+  if (waiting.length > MAX_NOTICE_WAITING_HOPS) return;
   for (const hop of waiting) if (hop.value.length > MAX_NOTICE_ADDRESS_BYTES) return;
-  send(node, stateOf(node), flow, back, { code: "unknown-address", address: next, waiting });
+  send(node, stateOf(node), flow, back, { ...refusal, waiting });
 }
 
 function send(
-  node: Node,
+  node: NoticeNode,
   state: State,
   flow: Flow,
   via: Address,
@@ -301,7 +336,7 @@ function take(state: State, flow: Flow): boolean {
   return true;
 }
 
-function startNoticeWorker(node: Node, state: State): void {
+function startNoticeWorker(node: NoticeNode, state: State): void {
   if (state.running || node.closed || node.hasWorker(NOTICE_ADDRESS)) return;
   try {
     node.startWorker(NOTICE_ADDRESS, (ctx) => receive(node, state, ctx), {
@@ -317,7 +352,7 @@ function startNoticeWorker(node: Node, state: State): void {
   }
 }
 
-function receive(node: Node, state: State, ctx: NoticeContext): void {
+function receive(node: NoticeNode, state: State, ctx: NoticeContext): void {
   const flow = ctx.flow;
   if (!flow || !linkFlows.has(flow)) {
     node.logger.debug("undeliverable notice not from a connection, ignored");
@@ -330,8 +365,9 @@ function receive(node: Node, state: State, ctx: NoticeContext): void {
     node.logger.debug("undeliverable notice malformed, dropped", { error });
     return;
   }
-  const target = notice.waiting.next!;
   const flows = node.flowControls;
+  const target = notice.waiting.next;
+  if (!target) return tellLink(node, state, flow, notice);
   // Only a worker that talks over this link (consumes its flow) hears of it.
   const reachable = target.isLocal && flows.isConsumer(target, flow);
   const listeners = reachable ? state.listeners.get(target.toString()) : undefined;
@@ -362,6 +398,34 @@ function receive(node: Node, state: State, ctx: NoticeContext): void {
   node.logger.debug("undeliverable notice for nobody listening, dropped", {
     address: brief(notice.address),
   });
+}
+
+/**
+ * A notice naming nobody behind the link: told to listeners at the address that produces the
+ * link's flow (the connection's sender, or a reconnecting link in front of it).
+ */
+function tellLink(node: NoticeNode, state: State, flow: Flow, notice: UndeliverableNotice): void {
+  const flows = node.flowControls;
+  const event: UndeliverableEvent = {
+    code: notice.code,
+    address: notice.address,
+    truncated: notice.truncated,
+    flow,
+  };
+  let told = false;
+  for (const [address, listeners] of state.listeners) {
+    const produced = flows.producerFlow(address);
+    if (produced === undefined || (produced !== flow && produced !== flow.spawner)) continue;
+    for (const listener of [...listeners]) {
+      told = true;
+      try {
+        listener(event);
+      } catch (error) {
+        node.logger.error("undeliverable listener failed", { error });
+      }
+    }
+  }
+  if (!told) node.logger.debug("undeliverable notice for the link, nobody listening");
 }
 
 /** An address for a log line, short. */

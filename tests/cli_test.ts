@@ -41,7 +41,22 @@ async function listing(dir: string): Promise<string[]> {
   return names.sort();
 }
 
-for (const command of ["", "identity", "relay", "device", "client", "send", "listen", "status"]) {
+for (
+  const command of [
+    "",
+    "identity",
+    "relay",
+    "device",
+    "client",
+    "send",
+    "listen",
+    "status",
+    "authority",
+    "enroll",
+    "outlet",
+    "inlet",
+  ]
+) {
   Deno.test(`sealroute ${command || "(top)"} --help matches its snapshot`, async () => {
     const expected = await Deno.readTextFile(
       `${ROOT}cli/testdata/help_${command || "main"}.txt`,
@@ -58,7 +73,8 @@ Deno.test("sealroute --version prints deno.json's version", async () => {
   const config = JSON.parse(await Deno.readTextFile(`${ROOT}deno.json`));
   const run = await sealroute(["--version"]);
   assert.equal(run.code, 0);
-  assert.equal(run.stdout.trim(), `sealroute ${config.version}`);
+  // With the AES-256-GCM backend it uses: OpenSSL through FFI here (tests run with -A).
+  assert.equal(run.stdout.trim(), `sealroute ${config.version} (aead openssl-ffi)`);
 });
 
 Deno.test("usage errors exit 2 and name the thing at fault, touching no disk", async () => {

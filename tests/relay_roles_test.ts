@@ -186,7 +186,8 @@ Deno.test("relay, device and client processes: flow, device loss, restart, name 
     await longClient.waitFor(new RegExp(`^client connected device=${deviceId} `));
     await new Promise((r) => setTimeout(r, 200));
     device.kill("SIGKILL");
-    await relay.waitFor(/^relay removed name=forward_to_sensor$/);
+    // The relay keeps the name for the device (store-and-forward) while its link is down.
+    await relay.waitFor(/^relay offline name=forward_to_sensor$/);
     assert.equal(await longClient.exit(), 1, longClient.output);
     assert.match(
       longClient.stderr,

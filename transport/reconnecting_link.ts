@@ -7,6 +7,7 @@
  * @module
  */
 import { type Deferred, deferred } from "../_deferred.ts";
+import { Pause } from "../_pause.ts";
 import { TransportError } from "../errors.ts";
 import { Address, type Flow, type Node, Route, type WorkerContext } from "../routing/mod.ts";
 import type { Connection } from "./connection.ts";
@@ -117,7 +118,7 @@ class Link implements ReconnectingLink {
   #up: Deferred<Connection> = deferred();
   #reconnects = 0;
   #stopped = false;
-  #wake: (() => void) | undefined;
+  readonly #pause = new Pause();
   #resolveClosed!: (reason: Error) => void;
 
   constructor(node: Node, dial: Dial, options: ReconnectOptions & { peer?: string }) {
@@ -230,14 +231,7 @@ class Link implements ReconnectingLink {
       const bound = Math.min(o.maxDelay, o.initialDelay * 2 ** (attempt - 1));
       const delay = Math.min(Math.floor(o.random() * bound), o.giveUpAfter - elapsed);
       this.#emit({ type: "reconnecting", attempt, delay, peer: this.#peer });
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, delay);
-        this.#wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      this.#wake = undefined;
+      await this.#pause.sleep(delay);
       if (this.#stopped) return;
       try {
         const next = await this.#dial({ replyAddress: this.address, spawner: this.flow });
@@ -256,7 +250,7 @@ class Link implements ReconnectingLink {
 
   async #stop(reason: Error | undefined): Promise<void> {
     this.#stopped = true;
-    this.#wake?.();
+    this.#pause.wake();
     const why = reason ?? new TransportError("connection-closed", `link to ${this.#peer} closed`);
     this.#up.reject(why);
     const current = this.#current;

@@ -6,10 +6,21 @@
  */
 import { buf } from "../_bytes.ts";
 import { VaultError } from "../errors.ts";
-import { type BackendOptions, loadNoble } from "./backend.ts";
+import { type Backend, loadNoble } from "./backend.ts";
+import { nativeAead, type NativeAeadContext } from "./native_aead.ts";
 
 /** An AEAD algorithm by name. */
 export type AeadAlgorithm = "AES-256-GCM" | "ChaCha20-Poly1305";
+
+/**
+ * Which AEAD implementation a key uses: {@linkcode Backend}, or `native` (the synchronous
+ * AES-256-GCM a runtime adapter installed; see `installNativeAead`). Default: the installed
+ * native one for AES-256-GCM, else WebCrypto.
+ */
+export interface AeadBackendOptions {
+  /** Force one implementation (tests, benchmarks). */
+  backend?: Backend | "native";
+}
 
 /** A symmetric key that seals and opens; its bytes are not reachable through it. */
 export interface AeadKey {
@@ -79,6 +90,66 @@ class WebCryptoAesGcmKey implements AeadKey {
   }
   toString(): string {
     return "AeadKey(AES-256-GCM)";
+  }
+}
+
+/** An AEAD key that also seals and opens synchronously, in the calling thread. */
+export interface SyncAeadKey extends AeadKey {
+  /** Like `seal`, synchronously: throws `VaultError` `bad-nonce`. */
+  sealSync(nonce: Uint8Array, plaintext: Uint8Array, ad?: Uint8Array): Uint8Array;
+  /** Like `open`, synchronously: throws `VaultError` `decrypt-failed` or `bad-nonce`. */
+  openSync(nonce: Uint8Array, ciphertext: Uint8Array, ad?: Uint8Array): Uint8Array;
+}
+
+/** Whether `key` seals and opens synchronously. */
+export function isSyncAeadKey(key: AeadKey): key is SyncAeadKey {
+  return typeof (key as Partial<SyncAeadKey>).sealSync === "function";
+}
+
+/** AES-256-GCM on an installed native implementation, WebCrypto past its size limit. */
+class NativeAesGcmKey implements SyncAeadKey {
+  readonly algorithm = "AES-256-GCM" as const;
+  readonly #native: NativeAeadContext;
+  readonly #bulk: WebCryptoAesGcmKey | undefined;
+  readonly #maxSync: number;
+  constructor(native: NativeAeadContext, bulk: WebCryptoAesGcmKey | undefined, maxSync: number) {
+    this.#native = native;
+    this.#bulk = bulk;
+    this.#maxSync = maxSync;
+  }
+  sealSync(nonce: Uint8Array, plaintext: Uint8Array, ad = EMPTY): Uint8Array {
+    checkNonce(nonce);
+    return this.#native.seal(nonce, plaintext, ad);
+  }
+  openSync(nonce: Uint8Array, ciphertext: Uint8Array, ad = EMPTY): Uint8Array {
+    checkNonce(nonce);
+    if (ciphertext.length < 16) throw decryptFailed();
+    const opened = this.#native.open(nonce, ciphertext, ad);
+    if (!opened) throw decryptFailed();
+    return opened;
+  }
+  seal(nonce: Uint8Array, plaintext: Uint8Array, ad = EMPTY): Promise<Uint8Array> {
+    if (this.#bulk && plaintext.length > this.#maxSync) {
+      return this.#bulk.seal(nonce, plaintext, ad);
+    }
+    try {
+      return Promise.resolve(this.sealSync(nonce, plaintext, ad));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+  open(nonce: Uint8Array, ciphertext: Uint8Array, ad = EMPTY): Promise<Uint8Array> {
+    if (this.#bulk && ciphertext.length > this.#maxSync + 16) {
+      return this.#bulk.open(nonce, ciphertext, ad);
+    }
+    try {
+      return Promise.resolve(this.openSync(nonce, ciphertext, ad));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+  toString(): string {
+    return "AeadKey(AES-256-GCM, native)";
   }
 }
 
@@ -152,7 +223,7 @@ class NobleAeadKey implements AeadKey {
 export async function importAeadKey(
   algorithm: AeadAlgorithm,
   raw: Uint8Array,
-  options?: BackendOptions,
+  options?: AeadBackendOptions,
 ): Promise<AeadKey> {
   if (raw.length !== 32) {
     throw new VaultError(
@@ -164,17 +235,20 @@ export async function importAeadKey(
     if (options?.backend === "noble") {
       return new NobleAeadKey(algorithm, raw, (await loadNoble()).gcm);
     }
-    const key = await crypto.subtle.importKey(
-      "raw",
-      buf(raw),
-      "AES-GCM",
-      false,
-      [
-        "encrypt",
-        "decrypt",
-      ],
-    );
-    return new WebCryptoAesGcmKey(key);
+    const native = nativeAead();
+    if (options?.backend === "native" && !native) {
+      throw new VaultError("no-native-aead", "no native AES-256-GCM is installed");
+    }
+    const web = async () =>
+      new WebCryptoAesGcmKey(
+        await crypto.subtle.importKey("raw", buf(raw), "AES-GCM", false, ["encrypt", "decrypt"]),
+      );
+    if (native && options?.backend !== "webcrypto") {
+      const maxSync = native.maxSyncBytes ?? Number.POSITIVE_INFINITY;
+      const bulk = Number.isFinite(maxSync) ? await web() : undefined;
+      return new NativeAesGcmKey(native.key(raw), bulk, maxSync);
+    }
+    return await web();
   }
   if (algorithm === "ChaCha20-Poly1305") {
     return new NobleAeadKey(

@@ -1,5 +1,7 @@
 /**
- * The vault's Deno adapter: a file key store for keys that must survive restarts.
+ * The vault's Deno adapter: a file key store for keys that must survive restarts, and a
+ * synchronous AES-256-GCM ({@linkcode useNativeAead}: OpenSSL through FFI where Deno may load
+ * it, else `node:crypto`).
  *
  * @example
  * ```ts
@@ -12,3 +14,35 @@
  * @module
  */
 export * from "./file_key_store.ts";
+export { openSslAead } from "./_openssl_aead.ts";
+export { nodeCryptoAead } from "./_node_aead.ts";
+import { nodeCryptoAead } from "./_node_aead.ts";
+import { openSslAead } from "./_openssl_aead.ts";
+import { installNativeAead } from "./native_aead.ts";
+
+/**
+ * Installs the fastest synchronous AES-256-GCM this process may use for every key imported
+ * from now on: OpenSSL's through FFI (with `--allow-ffi` and a system libcrypto 3), else
+ * `node:crypto` (WebCrypto for messages past 16 KiB). Returns its name (`aeadBackend()` says
+ * the same later).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { aeadBackend, importAeadKey, installNativeAead } from "@sealroute/sealroute/vault";
+ * import { useNativeAead } from "@sealroute/sealroute/vault/deno";
+ * const name = useNativeAead();
+ * assert.equal(aeadBackend(), name);
+ * const key = await importAeadKey("AES-256-GCM", new Uint8Array(32));
+ * const sealed = await key.seal(new Uint8Array(12), new Uint8Array([1, 2]));
+ * assert.deepEqual([...await key.open(new Uint8Array(12), sealed)], [1, 2]);
+ * installNativeAead(undefined); // back to WebCrypto
+ * ```
+ */
+export function useNativeAead(options: { prefer?: "openssl-ffi" | "node:crypto" } = {}): string {
+  const aead = options.prefer === "node:crypto"
+    ? nodeCryptoAead()
+    : openSslAead() ?? nodeCryptoAead();
+  installNativeAead(aead);
+  return aead.name;
+}

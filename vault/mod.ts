@@ -32,6 +32,7 @@
  * @module
  */
 export * from "./aead.ts";
+export * from "./native_aead.ts";
 export { type Backend, type BackendOptions, isNobleLoaded, webCryptoSupports } from "./backend.ts";
 export * from "./hash.ts";
 export * from "./key_agreement.ts";
