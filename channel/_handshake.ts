@@ -11,6 +11,7 @@ import type { Node } from "../routing/node.ts";
 import { HandshakeState } from "./handshake_state.ts";
 import type { ChannelPeer, SecureChannelOptions } from "./secure_channel_options.ts";
 import { OCKAM_XX_PROTOCOL_NAME } from "./suite.ts";
+import { peerWith } from "./_peer_credentials.ts";
 
 /** This end's Noise state, static key and handshake payload. */
 export interface LocalHandshake {
@@ -79,7 +80,7 @@ export async function verifyPeer(
     ...(options.clock ? { clock: options.clock } : {}),
     ...peerLimits(options),
   });
-  const peer = { identifier: verified.identity.identifier, attributes: verified.attributes };
+  const peer = peerWith(verified.identity.identifier, verified.credentials);
   identities.set(peer, verified.identity);
   return peer;
 }

@@ -13,6 +13,7 @@ import {
   encodeRefreshCredentials,
   type Identity,
   importIdentity,
+  systemClock,
   verifyRefreshCredentials,
 } from "../identity/mod.ts";
 import { Address } from "../routing/address.ts";
@@ -27,6 +28,7 @@ import type { Decryptor } from "./decryptor.ts";
 import type { Encryptor } from "./encryptor.ts";
 import { type ChannelMessage, decodeChannelMessage, encodeChannelMessage } from "./messages.ts";
 import { errorFields, identityOf, peerLimits } from "./_handshake.ts";
+import { firstExpiry, peerAt, peerWith } from "./_peer_credentials.ts";
 import {
   ChannelRoute,
   DEFAULT_MAX_HELD_BYTES,
@@ -130,6 +132,8 @@ export class SecureChannel implements AsyncDisposable {
   #decryptor: Decryptor;
   #flow: Flow;
   #peer: ChannelPeer;
+  /** When the first of the peer's credentials expires (seconds). */
+  #expiry: number;
   #peerIdentity: Identity | undefined; // the peer's verified identity, for refreshes
   #options: SecureChannelOptions;
   #maxInFlight: number;
@@ -154,6 +158,7 @@ export class SecureChannel implements AsyncDisposable {
     this.#encryptor = parts.encryptor;
     this.#decryptor = parts.decryptor;
     this.#peer = parts.peer;
+    this.#expiry = firstExpiry(parts.peer);
     this.#peerIdentity = identityOf(parts.peer);
     this.#options = parts.options;
     this.#maxInFlight = parts.options.maxInFlight ?? 64;
@@ -228,6 +233,7 @@ export class SecureChannel implements AsyncDisposable {
 
   /** The authenticated peer's attributes, from credentials that verified. */
   get remoteAttributes(): Readonly<Record<string, Uint8Array>> {
+    this.#credentialsNow();
     return this.#peer.attributes;
   }
 
@@ -538,6 +544,8 @@ export class SecureChannel implements AsyncDisposable {
           this.#lastNonce = nonce;
           this.#route.follow(frameReturnRoute.append(last));
         }
+        // Attributes hold while their credentials do; a policy they no longer meet ends it.
+        if (!this.#credentialsNow()) return;
         const inner = message.message;
         const delivered = new RoutedMessage({
           onwardRoute: inner.onwardRoute,
@@ -598,7 +606,38 @@ export class SecureChannel implements AsyncDisposable {
     });
     this.#peerIdentity = verified.identity;
     if (!this.#options.authorities) return;
-    this.#peer = { identifier: verified.identity.identifier, attributes: verified.attributes };
+    this.#peer = peerWith(verified.identity.identifier, verified.credentials);
+    this.#expiry = firstExpiry(this.#peer);
+  }
+
+  /**
+   * Drops the peer's credentials that expired (and their attributes); when the trust policy
+   * no longer holds without them, closes the channel (`credential-expired`) and returns false.
+   */
+  #credentialsNow(): boolean {
+    if (this.#expiry === Number.POSITIVE_INFINITY) return true;
+    const now = (this.#options.clock ?? systemClock)();
+    if (now < this.#expiry) return true;
+    const { peer, trusted } = peerAt(this.#peer, now, this.#options.trustPolicy);
+    this.#peer = peer;
+    this.#expiry = firstExpiry(peer);
+    if (trusted) {
+      this.#node.logger.info("secure channel: peer credentials expired, attributes dropped", {
+        peer: peer.identifier,
+      });
+      return true;
+    }
+    this.#peerClosed ??= new ChannelError(
+      "credential-expired",
+      `the credentials of ${peer.identifier} expired and the trust policy needs them`,
+    );
+    // The peer is told (Close), as for any refusal after the handshake.
+    void this.#sendControl(encodeChannelMessage({ kind: "close" }))
+      .catch((error) => this.#log("debug", "could not send Close to the peer", error))
+      .finally(() =>
+        this.#stop().catch((error) => this.#log("error", "could not stop the channel", error))
+      );
+    return false;
   }
 
   async #stop(): Promise<void> {

@@ -9,6 +9,7 @@ import type {
   Identity,
   LocalIdentity,
   TrustPolicy,
+  VerifiedCredential,
 } from "../identity/mod.ts";
 
 /** Options of {@linkcode createSecureChannel} and {@linkcode createSecureChannelListener}. */
@@ -84,6 +85,8 @@ export interface ChannelPeer {
   readonly identifier: string;
   /** Attributes from its verified credentials (name → value bytes). */
   readonly attributes: Readonly<Record<string, Uint8Array>>;
+  /** The credentials the attributes come from (each holds until its `expiresAt`). */
+  readonly credentials?: readonly VerifiedCredential[];
 }
 
 /** Local-info key under which channels record the peer's verified attributes. */

@@ -7,6 +7,8 @@ import { LOCAL_INFO_IDENTIFIER, type RoutedMessage } from "../routing/routed_mes
 import { abacAccessControl, peerOf } from "./access_control.ts";
 import { createSecureChannel } from "./create_secure_channel.ts";
 import { createSecureChannelListener } from "./secure_channel_listener.ts";
+import type { SecureChannel } from "./secure_channel.ts";
+import { LOCAL_INFO_ATTRIBUTES } from "./secure_channel_options.ts";
 import {
   credentialed,
   identity,
@@ -145,6 +147,61 @@ Deno.test("an expired credential does not satisfy a policy that needs it", async
   const channel = await createSecureChannel(node, "api", { identity: holder });
   assert.equal((await channel.closed)?.code, "closed-by-peer");
   assert.ok(refused[0] instanceof TrustError);
+});
+
+Deno.test("an open channel drops the peer's attributes when its credential expires, and closes if its policy needs them", async () => {
+  await using node = new Node();
+  const authority = await identity();
+  let later = 0;
+  const clock = () => Math.floor(Date.now() / 1000) + later;
+  const operator = await credentialed(authority, { role: "operator" }, { ttl: 60 });
+  const responders: SecureChannel[] = [];
+  const common = {
+    authorities: [authority.identity],
+    clock,
+    onChannel: (c: SecureChannel) => void responders.push(c),
+  };
+  const strict = await createSecureChannelListener(node, "strict", {
+    identity: await identity(),
+    trustPolicy: trustCredentials({
+      authorities: [authority.identifier],
+      attributes: { role: "operator" },
+    }),
+    ...common,
+  });
+  const lax = await createSecureChannelListener(node, "lax", {
+    identity: await identity(),
+    ...common,
+  });
+  const seen: RoutedMessage[] = [];
+  node.startWorker("inbox", (ctx) => void seen.push(ctx.message), {
+    consumes: [strict.flow, lax.flow],
+  });
+  const toStrict = await createSecureChannel(node, "strict", { identity: operator });
+  const toLax = await createSecureChannel(node, "lax", { identity: operator });
+  await toStrict.send("inbox", text("strict 1"));
+  await toLax.send("inbox", text("lax 1"));
+  await waitFor(() => seen.length === 2);
+  const role = (m: RoutedMessage) => {
+    const attributes = m.localInfo[LOCAL_INFO_ATTRIBUTES] as Record<string, Uint8Array>;
+    return attributes.role ? untext(attributes.role) : undefined;
+  };
+  assert.deepEqual(seen.map(role), ["operator", "operator"]);
+
+  later = 120; // past the credential's expiry, with no refresh
+  await toStrict.send("inbox", text("strict 2"));
+  await toLax.send("inbox", text("lax 2"));
+  await waitFor(() => seen.length === 3);
+  assert.equal(untext(seen[2]!.payload), "lax 2", "the strict channel delivered nothing more");
+  assert.equal(role(seen[2]!), undefined, "no attribute outlives its credential");
+  const [strictEnd, laxEnd] = responders;
+  assert.equal((await strictEnd!.closed)?.code, "credential-expired");
+  assert.equal((await toStrict.closed)?.code, "closed-by-peer", "the initiator is told");
+  assert.equal(strict.channels.size, 0);
+  assert.ok(!laxEnd!.isClosed);
+  assert.deepEqual(laxEnd!.remoteAttributes, {});
+  await toLax.close();
+  await toStrict.close();
 });
 
 Deno.test("a handshake that never gets an answer times out and frees everything", async () => {

@@ -48,6 +48,8 @@ import { trustIdentifiers } from "../identity/mod.ts";
 import { type Logger, Node, RELAY_PREFIX, Route } from "../routing/mod.ts";
 import type { ReconnectingLink } from "../transport/mod.ts";
 import { ClientSession, type Requester } from "./_client_session.ts";
+import { membership } from "./_membership.ts";
+import { DevicePins } from "./_pins.ts";
 import { Output } from "./_output.ts";
 import {
   aborted,
@@ -280,22 +282,6 @@ export async function sendCommand(
   return new TextDecoder().decode(reply.payload);
 }
 
-// Trust on first use: device identifiers pinned by relay name.
-async function readPins(file: string): Promise<Record<string, string>> {
-  try {
-    const parsed: unknown = JSON.parse(await Deno.readTextFile(file));
-    // `[]` (or any non-object) holds no pins: start from an empty map that saves normally.
-    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) return {};
-    return parsed as Record<string, string>;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return {};
-    throw new CliError(
-      "corrupt-state",
-      `cannot read ${file} (${(error as Error).name}); fix or delete that file`,
-    );
-  }
-}
-
 /** Runs the program with command-line `args` until `stop` aborts. */
 export async function main(args: readonly string[], stop?: AbortSignal): Promise<void> {
   const flags = parseFlags(args, {
@@ -311,6 +297,8 @@ export async function main(args: readonly string[], stop?: AbortSignal): Promise
       "heartbeat",
       "dead-after",
       "give-up",
+      "enroll",
+      "authority",
     ],
     list: ["trust"],
     boolean: ["verbose", "json"],
@@ -331,10 +319,10 @@ export async function main(args: readonly string[], stop?: AbortSignal): Promise
   const out = new Output({ json: flags.boolean.json ?? false });
   const stateDir = flags.string.state ?? defaultStateDir("client");
   const identity = await stateIdentity(stateDir, "client");
-  const pinsFile = `${stateDir}/known_devices.json`;
-  const pins = await readPins(pinsFile);
-  const pinned = pins[to];
-  const trustPolicy = explicitTrust ?? (pinned ? trustIdentifiers(pinned) : undefined);
+  const pins = await DevicePins.open(stateDir, to);
+  // Enrolled at an authority: present its credential, and trust only its members.
+  using member = await membership(flags, { stateDir, identity, out, role: "client" });
+  const trustPolicy = explicitTrust ?? member?.trustPolicy ?? pins.policy();
   const relay = relayAddress;
   out.event("client", { identifier: identity.identifier });
 
@@ -346,34 +334,18 @@ export async function main(args: readonly string[], stop?: AbortSignal): Promise
     link,
     giveUpAfter,
     ...(trustPolicy ? { trustPolicy } : {}),
+    ...(member ? { authorities: [member.authority], credentials: member.credentials } : {}),
     logger: consoleLogger("client", { verbose: flags.boolean.verbose ?? false }),
-    onReopened: (handshakes) => out.event("client reopened", { device: short(device), handshakes }),
+    onReopened: (handshakes, channel) => {
+      member?.track(channel);
+      out.event("client reopened", { device: short(device), handshakes });
+    },
   }).catch((error) => {
-    if (error instanceof SealrouteError && error.code === "untrusted-peer") {
-      throw new CliError(
-        "untrusted-peer",
-        flags.list.trust?.length
-          ? `the device under '${to}' is not one --trust names`
-          : `the device under '${to}' is not ${pinned}, pinned on first use in ${pinsFile}` +
-            ` (delete that entry if the device was replaced)`,
-        { cause: error },
-      );
-    }
-    throw error;
+    throw pins.explain(error, explicitTrust !== undefined);
   });
   const device = client.channel.remoteIdentifier;
-  if (!trustPolicy) {
-    pins[to] = device;
-    // Atomic: a crash leaves either the old file or the new one, never half of one.
-    const temp = `${pinsFile}.tmp-${Deno.pid}`;
-    await Deno.writeTextFile(temp, JSON.stringify(pins, null, 2) + "\n");
-    await Deno.rename(temp, pinsFile);
-    out.warn(
-      "client",
-      `trusting device ${device} on first use (pinned in ${pinsFile}); pass --trust I… to ` +
-        `name it explicitly`,
-    );
-  }
+  member?.track(client.channel);
+  if (!trustPolicy) await pins.pin(device, out, "client");
   out.event("client connected", {
     device,
     route: routeText(relay, client.route),

@@ -65,6 +65,8 @@ export class ClientSession implements Requester {
     void options.link.closed.then(() => this.#linkClosed = true);
     // The relay refuses frames it cannot keep for an offline device (store-and-forward full).
     const stopHearing = options.node.onUndeliverable(options.link.address, (event) => {
+      // An unknown name while the relay restarts is routine; a full queue is a refusal.
+      if (event.code === "unknown-address") return;
       this.#refused++;
       this.#lastRefusal = event.code;
     });

@@ -4,6 +4,7 @@
 // exit.
 import { SealrouteError } from "../errors.ts";
 import { type Device, startDevice } from "./_device.ts";
+import { membership } from "./_membership.ts";
 import { type FieldValue, Output } from "./_output.ts";
 import {
   aborted,
@@ -42,7 +43,17 @@ export async function runDeviceRole(
 ): Promise<void> {
   const { role } = spec;
   const flags = parseFlags(args, {
-    string: ["relay", "name", "state", "timeout", "heartbeat", "dead-after", ...spec.strings ?? []],
+    string: [
+      "relay",
+      "name",
+      "state",
+      "timeout",
+      "heartbeat",
+      "dead-after",
+      "enroll",
+      "authority",
+      ...spec.strings ?? [],
+    ],
     list: ["trust", "relay-id"],
     boolean: ["verbose", "json"],
   });
@@ -59,20 +70,26 @@ export async function runDeviceRole(
   const clientTrust = trustFlag(flags);
   const relayTrust = trustFlag(flags, "relay-id");
   const out = new Output({ json: flags.boolean.json ?? false });
-  const identity = await stateIdentity(flags.string.state ?? defaultStateDir(role), role);
-  if (!clientTrust) {
-    out.warn(role, "every client identity is accepted; pass --trust I… to restrict");
-  }
+  const stateDir = flags.string.state ?? defaultStateDir(role);
+  const identity = await stateIdentity(stateDir, role);
+  // Enrolled at an authority: present its credential, and accept only its members.
+  using member = await membership(flags, { stateDir, identity, out, role });
+  const accepted = clientTrust ?? member?.trustPolicy;
+  if (!accepted) out.warn(role, "every client identity is accepted; pass --trust I… to restrict");
   const device = await startDevice({
     identity,
     relay: relayAddress,
     name,
     timeout,
     link,
-    ...(clientTrust ? { clientTrust } : {}),
+    ...(accepted ? { clientTrust: accepted } : {}),
+    ...(member ? { authorities: [member.authority], credentials: member.credentials } : {}),
     ...(relayTrust ? { relayTrust } : {}),
     logger: consoleLogger(role, { verbose: flags.boolean.verbose ?? false }),
-    onClient: (channel) => out.event("client connected", { identifier: channel.remoteIdentifier }),
+    onClient: (channel) => {
+      member?.track(channel);
+      out.event("client connected", { identifier: channel.remoteIdentifier });
+    },
     onRegistered: (registrations) => {
       if (registrations > 1) out.event(`${role} registered`, { name, registrations });
     },

@@ -5,6 +5,10 @@ const EXIT = `Exit status: 0 ok, 1 runtime failure (error [code]: …), 2 usage 
 const LINK = `      --heartbeat MS       heartbeat after this long idle, 0 = none (default 5000)
       --dead-after MS      a link silent this long is dead and dialled again
                            (default 30000; at least twice --heartbeat)`;
+const ENROLL =
+  `      --enroll TICKET      enroll at the ticket's authority once (sealroute authority
+                           ticket); then present its credential and accept its members
+      --authority HOST:PORT  the authority's address (default: the ticket's)`;
 const COMMON = `  -h, --help               show this help
       --log-level LEVEL    error|warn|info|debug (default warn)
       --state DIR          state directory (default $XDG_STATE_HOME/sealroute/<role>,
@@ -95,6 +99,7 @@ Options:
       --trust I…           client identities to accept (repeatable; default any)
       --relay-id I…        the relay node's identifier, checked on connect
       --timeout MS         handshake timeout (default 5000)
+${ENROLL}
 ${LINK}
       --json               print one JSON object per event line
 ${COMMON}
@@ -121,6 +126,7 @@ Options:
       --timeout MS         handshake and per-request timeout (default 5000)
       --give-up MS         stop when nothing was answered this long (default 60000)
       --trust I…           device identities to accept (instead of the pin)
+${ENROLL}
 ${LINK}
       --json               print one JSON object per event line
 ${COMMON}
@@ -165,6 +171,7 @@ Options:
       --trust I…           client identities to accept (repeatable; default any)
       --relay-id I…        the relay node's identifier, checked on connect
       --timeout MS         handshake timeout (default 5000)
+${ENROLL}
 ${LINK}
       --json               print one JSON object per event line
 ${COMMON}
@@ -264,6 +271,7 @@ Options:
       --trust I…           client identities to accept at all (repeatable; default any)
       --relay-id I…        the relay node's identifier, checked on connect
       --timeout MS         handshake timeout (default 5000)
+${ENROLL}
 ${LINK}
       --json               print one JSON object per event line
 ${COMMON}

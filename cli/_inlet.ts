@@ -5,11 +5,10 @@
 // State role `client` (its identity); `--trust I…` names the devices accepted, else the
 // device met under NAME is pinned on first use in `<state>/known_devices.json` (the file
 // `client` keeps). Runs until SIGINT/SIGTERM.
-import { SealrouteError } from "../errors.ts";
-import { trustIdentifiers } from "../identity/mod.ts";
 import { createTcpInlet } from "../portal/deno.ts";
 import { connectToDevice } from "./_client.ts";
 import { Output } from "./_output.ts";
+import { DevicePins } from "./_pins.ts";
 import {
   aborted,
   CliError,
@@ -38,21 +37,6 @@ function listenFlag(text: string | undefined): { hostname: string; port: number 
     );
   }
   return { hostname: m[1]!.replace(/^\[(.*)\]$/, "$1"), port: Number(m[2]) };
-}
-
-// Trust on first use: device identifiers pinned by relay name (the file `client` keeps).
-async function readPins(file: string): Promise<Record<string, string>> {
-  try {
-    const parsed: unknown = JSON.parse(await Deno.readTextFile(file));
-    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) return {};
-    return parsed as Record<string, string>;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return {};
-    throw new CliError(
-      "corrupt-state",
-      `cannot read ${file} (${(error as Error).name}); fix or delete that file`,
-    );
-  }
 }
 
 /** Runs `sealroute inlet` with command-line `args` until `stop` aborts. */
@@ -91,10 +75,8 @@ export async function inletMain(args: readonly string[], stop: AbortSignal): Pro
   const identity = await stateIdentity(stateDir, "client");
   const logger = consoleLogger("inlet", { verbose: flags.boolean.verbose ?? false });
   // Trust on first use, as `client` does (the same pins file: the same state role).
-  const pinsFile = `${stateDir}/known_devices.json`;
-  const pins = await readPins(pinsFile);
-  const pinned = pins[to];
-  const trustPolicy = explicitTrust ?? (pinned ? trustIdentifiers(pinned) : undefined);
+  const pins = await DevicePins.open(stateDir, to);
+  const trustPolicy = explicitTrust ?? pins.policy();
   const client = await connectToDevice({
     identity,
     relay,
@@ -104,33 +86,12 @@ export async function inletMain(args: readonly string[], stop: AbortSignal): Pro
     logger,
     ...(trustPolicy ? { trustPolicy } : {}),
   }).catch((error) => {
-    if (error instanceof SealrouteError && error.code === "untrusted-peer") {
-      throw new CliError(
-        "untrusted-peer",
-        explicitTrust
-          ? `the device under '${to}' is not one --trust names`
-          : `the device under '${to}' is not ${pinned}, pinned on first use in ${pinsFile}` +
-            ` (delete that entry if the device was replaced)`,
-        { cause: error },
-      );
-    }
-    throw error;
+    throw pins.explain(error, explicitTrust !== undefined);
   });
   let stopping = false;
   try {
     const device = client.channel.remoteIdentifier;
-    if (!trustPolicy) {
-      pins[to] = device;
-      // Atomic: a crash leaves either the old file or the new one, never half of one.
-      const temp = `${pinsFile}.tmp-${Deno.pid}`;
-      await Deno.writeTextFile(temp, JSON.stringify(pins, null, 2) + "\n");
-      await Deno.rename(temp, pinsFile);
-      out.warn(
-        "inlet",
-        `trusting device ${device} on first use (pinned in ${pinsFile}); pass --trust I… to ` +
-          `name it explicitly`,
-      );
-    }
+    if (!trustPolicy) await pins.pin(device, out, "inlet");
     out.event("inlet connected", {
       device,
       route: routeText(relay, client.route),

@@ -93,11 +93,19 @@ try {
     await relay.waitFor(/^relay ready /);
     restarts++;
   }
-  // After the last restart the client must deliver again, by itself.
-  const from = client.lines.length;
+  // After the last restart the client must deliver again, by itself (within 30 s: the
+  // links redial with up to 5 s between attempts, then the device registers again).
   const delivered = (line: string) => Number(/ delivered=(\d+)/.exec(line)?.[1] ?? NaN);
   const before = delivered(client.lines.findLast((l) => l.startsWith("progress ")) ?? "");
-  const { input: after } = await client.waitFor(/^progress /, { from: from + 3, guardMs: 40_000 });
+  const more = /^progress sent=\d+ delivered=(\d+)/;
+  let after = "";
+  const deadline = Date.now() + 30_000;
+  for (let from = client.lines.length; Date.now() < deadline;) {
+    const m = await client.waitFor(more, { from, guardMs: 40_000 });
+    after = m.input;
+    from = client.lines.indexOf(after, from) + 1;
+    if (delivered(after) > before) break;
+  }
   if (!(delivered(after) > before)) failed = `client stopped delivering: ${after}`;
   const running = await Promise.race([client.done.then(() => false), sleep(100).then(() => true)]);
   if (!running) failed = `client exited: ${client.stderr.split("\n").slice(-3).join(" ")}`;
