@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { SecureChannel } from "../channel/mod.ts";
+import type { CredentialSource, SecureChannel } from "../channel/mod.ts";
 import {
   type Clock,
   type CredentialAndPurposeKey,
@@ -61,13 +61,14 @@ export interface CredentialRefresherOptions {
  * assert.equal(refresher.expiresAt, now + 100);
  * ```
  */
-export class CredentialRefresher implements Disposable {
+export class CredentialRefresher implements Disposable, CredentialSource {
   #options: CredentialRefresherOptions;
   #clock: Clock;
   #credentials: CredentialAndPurposeKey[] = [];
   #createdAt = 0;
   #expiresAt = 0;
   #channels = new Set<SecureChannel>();
+  #listeners = new Set<(credentials: readonly CredentialAndPurposeKey[]) => void>();
   #timer: ReturnType<typeof setTimeout> | undefined;
   #running = false;
   #inflight: Promise<CredentialAndPurposeKey> | undefined;
@@ -97,6 +98,15 @@ export class CredentialRefresher implements Disposable {
     return this.#expiresAt - this.#clock() <= lifetime * share;
   }
 
+  /**
+   * Calls `listener` after each renewal (channels given this refresher as their
+   * `credentialSource` send the renewal to their peers by themselves).
+   */
+  onChange(listener: (credentials: readonly CredentialAndPurposeKey[]) => void): () => void {
+    this.#listeners.add(listener);
+    return () => void this.#listeners.delete(listener);
+  }
+
   /** Presents every new credential on `channel` until it closes. */
   track(channel: SecureChannel): void {
     this.#channels.add(channel);
@@ -116,6 +126,13 @@ export class CredentialRefresher implements Disposable {
             })
           ),
         );
+        for (const listener of [...this.#listeners]) {
+          try {
+            listener(this.#credentials);
+          } catch (error) {
+            this.#options.onError?.(error);
+          }
+        }
         this.#options.onRefresh?.(credential);
         return credential;
       } finally {

@@ -33,7 +33,10 @@ export async function startHandshake(
   const payload = encodeIdentityAndCredentials({
     changeHistory: options.identity.changeHistory,
     purposeKeyAttestation: key.attestation,
-    credentials: [...(options.credentials ?? options.identity.credentials)],
+    credentials: [
+      ...(options.credentialSource?.credentials ?? options.credentials ??
+        options.identity.credentials),
+    ],
   });
   return { hs, payload };
 }

@@ -8,12 +8,11 @@ import { ChannelError } from "../errors.ts";
 import { Address } from "../routing/address.ts";
 import type { Node } from "../routing/node.ts";
 import { Route, type RouteLike } from "../routing/route.ts";
-import { Decryptor } from "./decryptor.ts";
-import { Encryptor } from "./encryptor.ts";
 import { SecureChannel } from "./secure_channel.ts";
 import { DEFAULT_HANDSHAKE_TIMEOUT, type SecureChannelOptions } from "./secure_channel_options.ts";
 import { type LocalHandshake, startHandshake, verifyPeer } from "./_handshake.ts";
 import { InitiatorWatch } from "./_initiator_watch.ts";
+import { newTransport } from "./_resumable.ts";
 
 /** Options of {@linkcode createSecureChannel}. */
 export interface CreateSecureChannelOptions extends SecureChannelOptions {
@@ -126,23 +125,32 @@ export async function createSecureChannel(
       // message 3 is sent only once it passed, and a refusal is reported before any
       // failure of ours.
       const verifying = verifyPeer(hs, peerPayload, options);
-      const finishing = hs.writeMessage(payload).then(async (m) => [m, await hs.split()] as const);
+      const finishing = hs.writeMessage(payload).then(async (m) =>
+        [m, await hs.splitWithKeys()] as const
+      );
       finishing.catch(() => {});
       const peer = await verifying;
-      const [message3, [toResponder, toInitiator]] = await finishing;
+      const [message3, split] = await finishing;
+      const [toResponder, toInitiator] = split.ciphers;
+      split.keys[0].fill(0);
+      if (settled) return split.keys[1].fill(0), undefined;
+      const keys = { send: toResponder, receive: toInitiator, receiveBytes: split.keys[1] };
+      const halves = await newTransport(options, keys, {
+        node,
+        role: "initiator",
+        encryptorAddress,
+        decryptorAddress,
+        route: Route.from(remoteRoute),
+        peer,
+      });
       if (settled) return;
-      const windowSize = options.replayWindow ? { windowSize: options.replayWindow } : {};
       channel = new SecureChannel({
         node,
         role: "initiator",
         encryptorAddress,
         decryptorAddress,
         remoteRoute,
-        encryptor: new Encryptor(toResponder),
-        decryptor: new Decryptor(toInitiator, {
-          ...windowSize,
-          ...(options.maxEpochsAhead ? { maxEpochsAhead: options.maxEpochsAhead } : {}),
-        }),
+        ...halves,
         peer,
         options,
       });

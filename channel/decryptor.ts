@@ -26,6 +26,18 @@ export interface DecryptorOptions {
   windowSize?: number;
   /** How many epochs of 32 nonces a frame may skip ahead. Default 2^15 (2^20 lost messages). */
   maxEpochsAhead?: number;
+  /**
+   * Where a resumed channel's receiver starts: `key` is the key of epoch `epoch`, and every
+   * nonce up to `floor` is refused (it may have been delivered before). Default: epoch 0,
+   * nothing refused.
+   */
+  resume?: { epoch: number; floor: number };
+  /**
+   * Given, at construction, a reader of held epoch keys as bytes (see
+   * {@linkcode EpochKeys.keyBytes}), for a resumable channel that persists its receive key;
+   * the bytes are secret (zero them when done). Only whoever made the decryptor gets it.
+   */
+  keyBytesReader?: (read: (epoch: number) => Uint8Array | undefined) => void;
 }
 
 const EMPTY = new Uint8Array();
@@ -57,11 +69,20 @@ export class Decryptor {
   constructor(key: CipherState, options: DecryptorOptions = {}) {
     this.#window = new ReplayWindow(options.windowSize ?? 1024);
     const cipher = key.cipher;
+    const resume = options.resume;
     this.#keys = new EpochKeys(key, {
       open: (bytes) => CipherState.create(cipher, bytes),
       interval: KEY_RENEWAL_INTERVAL,
       maxEpochsAhead: options.maxEpochsAhead ?? 2 ** 15,
+      ...(resume ? { startEpoch: resume.epoch } : {}),
     });
+    if (resume && resume.floor >= 0) this.#window.markThrough(resume.floor);
+    options.keyBytesReader?.((epoch) => this.#keys.keyBytes(epoch));
+  }
+
+  /** The highest nonce accepted (or refused from the start, when resumed), or -1. */
+  get highest(): number {
+    return this.#window.highest;
   }
 
   /** Epoch keys held now, usable or as bytes (one while traffic is in order). */

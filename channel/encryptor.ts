@@ -16,6 +16,21 @@ export const KEY_RENEWAL_INTERVAL = 32;
 
 const EMPTY = new Uint8Array();
 
+/** Options of {@linkcode Encryptor}. */
+export interface EncryptorOptions {
+  /**
+   * The first nonce (a multiple of 32; default 0): `key` is then the key of its epoch. A
+   * resumed channel starts past every nonce it may have used before.
+   */
+  start?: number;
+  /**
+   * Called with each nonce before it is used and the key of its epoch: when it returns a
+   * promise, the encryption waits for it (and fails if it rejects). A resumable channel
+   * persists a nonce reservation this way before it uses nonces beyond the last one.
+   */
+  reserve?: (nonce: number, key: Promise<CipherState>) => Promise<void> | undefined;
+}
+
 /**
  * Encrypts transport frames with explicit nonces and Ockam's rekey schedule.
  *
@@ -32,11 +47,20 @@ const EMPTY = new Uint8Array();
  */
 export class Encryptor {
   #key: Promise<CipherState>;
-  #next = 0;
+  #start: number;
+  #next: number;
+  #reserve: EncryptorOptions["reserve"];
 
-  /** Starts at nonce 0 with `key` (the split's sending key). */
-  constructor(key: CipherState) {
+  /** Starts at nonce 0 with `key` (the split's sending key), or as `options` say. */
+  constructor(key: CipherState, options: EncryptorOptions = {}) {
+    const start = options.start ?? 0;
+    if (!Number.isSafeInteger(start) || start < 0 || start % KEY_RENEWAL_INTERVAL !== 0) {
+      throw new RangeError(`the first nonce must be a multiple of 32, got ${start}`);
+    }
     this.#key = Promise.resolve(key);
+    this.#start = start;
+    this.#next = start;
+    this.#reserve = options.reserve;
   }
 
   /** The nonce the next frame gets. */
@@ -56,11 +80,13 @@ export class Encryptor {
       );
     }
     this.#next = n + 1;
-    if (n > 0 && n % KEY_RENEWAL_INTERVAL === 0) {
+    if (n > this.#start && n % KEY_RENEWAL_INTERVAL === 0) {
       // Ockam's encryptor: before the first nonce of each epoch, k = REKEY(k) (Noise §11.3).
       this.#key = this.#key.then((k) => k.rekeyed());
     }
-    return this.#key.then(async (key) => {
+    const current = this.#key;
+    const reserved = this.#reserve?.(n, current);
+    return (reserved ? reserved.then(() => current) : current).then(async (key) => {
       const sealed = await key.encryptAt(BigInt(n), EMPTY, plaintext);
       const frame = new Uint8Array(8 + sealed.length);
       new DataView(frame.buffer).setBigUint64(0, BigInt(n));

@@ -34,6 +34,11 @@ export interface EpochKeysOptions<K> {
   maxEpochsAhead?: number;
   /** Milliseconds the derivation task runs before it lets other work run. Default 2. */
   sliceMs?: number;
+  /**
+   * The epoch `initial` is the key of (default 0): earlier epochs are refused ("too-old").
+   * A resumed channel's receiver starts at the epoch it persisted.
+   */
+  startEpoch?: number;
 }
 
 interface Waiter {
@@ -108,7 +113,28 @@ export class EpochKeys<K extends Rekeyable> {
     this.#interval = options.interval ?? 32;
     this.#maxAhead = options.maxEpochsAhead ?? 2 ** 15;
     this.#sliceMs = options.sliceMs ?? 2;
-    this.#usable.set(0, Promise.resolve(initial));
+    const start = options.startEpoch ?? 0;
+    if (!Number.isSafeInteger(start) || start < 0) {
+      throw new RangeError(`the start epoch must be a non-negative integer, got ${start}`);
+    }
+    this.#usable.set(start, Promise.resolve(initial));
+    this.#authenticated = new Set([start]);
+    this.#base = start + 1;
+    this.#low = start + 1;
+    this.#newest = start;
+    this.#derived = start;
+    this.#target = start;
+  }
+
+  /**
+   * A copy of epoch `epoch`'s key bytes when they are held (every derived epoch's are, until
+   * it is dropped; the start epoch has none), for a channel that persists its receive key.
+   * The bytes are secret: zero them when done.
+   */
+  keyBytes(epoch: number): Uint8Array | undefined {
+    if (this.#closed || !this.#isHeld(epoch)) return undefined;
+    const i = epoch - this.#base;
+    return this.#slab.slice(KEY_BYTES * i, KEY_BYTES * (i + 1));
   }
 
   /** The epoch `nonce` falls in. */

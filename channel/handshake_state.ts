@@ -528,6 +528,18 @@ export class HandshakeState {
    * ```
    */
   async split(): Promise<[CipherState, CipherState]> {
+    const { ciphers, keys } = await this.splitWithKeys();
+    for (const k of keys) k.fill(0);
+    return ciphers;
+  }
+
+  /**
+   * {@linkcode HandshakeState.split}, also giving both keys as raw bytes (see
+   * `SymmetricState.splitWithKeys`); the bytes are secret: zero them when done.
+   */
+  async splitWithKeys(): Promise<
+    { ciphers: [CipherState, CipherState]; keys: [Uint8Array, Uint8Array] }
+  > {
     if (this.#phase === "failed") {
       throw new HandshakeError("failed", "handshake state is unusable after an earlier failure");
     }
@@ -541,7 +553,7 @@ export class HandshakeState {
     this.#e = undefined;
     this.#psks = [];
     this.#agreements.clear();
-    return await this.#ss.split();
+    return await this.#ss.splitWithKeys();
   }
 
   /** A description without key material. */

@@ -52,6 +52,7 @@
  * @module
  */
 export * from "./access_control.ts";
+export * from "./channel_state.ts";
 export * from "./create_secure_channel.ts";
 export * from "./decryptor.ts";
 export * from "./encryptor.ts";
@@ -59,7 +60,9 @@ export * from "./epoch_keys.ts";
 export * from "./messages.ts";
 export * from "./noise.ts";
 export * from "./replay_window.ts";
+export * from "./resume.ts";
 export * from "./secure_channel.ts";
 export * from "./secure_channel_listener.ts";
 export * from "./secure_channel_options.ts";
 export { ChannelError, HandshakeError, SealrouteError } from "../errors.ts";
+export type { ChannelJournal } from "./_channel_journal.ts";

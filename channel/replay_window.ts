@@ -49,6 +49,19 @@ export class ReplayWindow {
     return this.#highest;
   }
 
+  /**
+   * Refuses every nonce up to `floor` from now on, as if each had been recorded: a resumed
+   * channel's receiver starts past every frame it may have delivered before.
+   */
+  markThrough(floor: number): void {
+    if (floor <= this.#highest) {
+      for (let n = Math.max(0, this.#highest - this.#size + 1); n <= floor; n++) this.record(n);
+      return;
+    }
+    this.#highest = floor;
+    this.#bits.fill(0xffff_ffff);
+  }
+
   /** Whether `nonce` would be accepted now; changes nothing. */
   check(nonce: number): ReplayVerdict {
     if (nonce > this.#highest) return "ok";

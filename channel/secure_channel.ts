@@ -28,6 +28,7 @@ import type { Decryptor } from "./decryptor.ts";
 import type { Encryptor } from "./encryptor.ts";
 import { type ChannelMessage, decodeChannelMessage, encodeChannelMessage } from "./messages.ts";
 import { errorFields, identityOf, peerLimits } from "./_handshake.ts";
+import type { ChannelJournal } from "./_channel_journal.ts";
 import { firstExpiry, peerAt, peerWith } from "./_peer_credentials.ts";
 import {
   ChannelRoute,
@@ -66,6 +67,8 @@ export interface ChannelParts {
   options: SecureChannelOptions;
   /** A responder's listener flow, which the channel's own flow is spawned from. */
   spawner?: Flow;
+  /** A resumable channel's persisted state. */
+  journal?: ChannelJournal;
 }
 
 /** How long `close()` waits for messages already accepted to go out, in ms. */
@@ -136,6 +139,7 @@ export class SecureChannel implements AsyncDisposable {
   #expiry: number;
   #peerIdentity: Identity | undefined; // the peer's verified identity, for refreshes
   #options: SecureChannelOptions;
+  #journal: ChannelJournal | undefined;
   #maxInFlight: number;
   #outbox: Promise<void>[] = [];
   #inbox: Promise<void>[] = [];
@@ -161,6 +165,8 @@ export class SecureChannel implements AsyncDisposable {
     this.#expiry = firstExpiry(parts.peer);
     this.#peerIdentity = identityOf(parts.peer);
     this.#options = parts.options;
+    this.#journal = parts.journal;
+    this.#journal?.attach(() => this.#peer);
     this.#maxInFlight = parts.options.maxInFlight ?? 64;
     this.#closed = new Promise((resolve) => this.#resolveClosed = resolve);
     this.#node.startWorker(this.#encryptorAddress, (ctx) => this.#encrypt(ctx), {
@@ -192,6 +198,17 @@ export class SecureChannel implements AsyncDisposable {
       log: (level, message, error) => this.#log(level, message, error),
       peer: this.#peer.identifier,
     });
+    // Renewed credentials go to the peer by themselves while the channel is open.
+    const source = parts.options.credentialSource;
+    if (source) {
+      const stop = source.onChange((credentials) => {
+        if (this.#isClosed) return;
+        this.refreshCredentials(credentials).catch((error) =>
+          this.#log("warn", "could not send renewed credentials", error)
+        );
+      });
+      void this.closed.then(stop);
+    }
   }
 
   // Resolves once every frame that had reached the decryptor is handled.
@@ -465,6 +482,7 @@ export class SecureChannel implements AsyncDisposable {
         this.#log("warn", "dropped an authenticated frame that does not decode", error);
         return undefined;
       }
+      this.#journal?.saw(nonce);
       if (message.kind === "refresh-credentials" && nonce > this.#newestRefresh) {
         this.#newestRefresh = nonce;
       }
@@ -522,6 +540,8 @@ export class SecureChannel implements AsyncDisposable {
   // logged with a code, and the channel goes on (only Close ends it).
   async #handle({ nonce, message }: Opened, frameReturnRoute: Route): Promise<void> {
     try {
+      // A resumable channel handles a frame only once a floor covering it is persisted.
+      await this.#journal?.received(nonce);
       await this.#apply(nonce, message, frameReturnRoute);
     } catch (error) {
       const typed = error instanceof SealrouteError ? error : new ChannelError(
@@ -647,6 +667,10 @@ export class SecureChannel implements AsyncDisposable {
       this.#node.stopWorker(this.#encryptorAddress, this.#peerClosed),
       this.#node.stopWorker(this.#decryptorAddress, this.#peerClosed),
     ]);
+    // Ended for good (not a node stopping): its persisted state goes.
+    await this.#journal?.discard().catch((error) =>
+      this.#log("error", "could not delete the persisted state", error)
+    );
   }
 
   #finish(): void {

@@ -9,7 +9,6 @@ import { Address, type AddressLike } from "../routing/address.ts";
 import type { Flow } from "../routing/flow_controls.ts";
 import type { Node } from "../routing/node.ts";
 import type { RoutedMessage } from "../routing/routed_message.ts";
-import { Decryptor } from "./decryptor.ts";
 import { Encryptor } from "./encryptor.ts";
 import type { HandshakeState } from "./handshake_state.ts";
 import { CLOSE_BYTES } from "./messages.ts";
@@ -20,6 +19,7 @@ import {
   type SecureChannelOptions,
 } from "./secure_channel_options.ts";
 import { logFailure, startHandshake, verifyPeer } from "./_handshake.ts";
+import { newTransport } from "./_resumable.ts";
 
 /** Options of {@linkcode createSecureChannelListener}. */
 export interface SecureChannelListenerOptions extends SecureChannelOptions {
@@ -243,31 +243,40 @@ async function respond(
       // The transport keys are derived while the initiator is checked.
       const verifying = verifyPeer(hs, peerPayload, options);
       verifying.catch(() => {});
-      const [toResponder, toInitiator] = await hs.split();
+      const split = await hs.splitWithKeys();
+      const [toResponder, toInitiator] = split.ciphers;
+      const receiveBytes = split.keys[0];
+      split.keys[1].fill(0);
       let peer;
       try {
         peer = await verifying;
       } catch (error) {
+        receiveBytes.fill(0);
         // Refused after message 3: tell the initiator through the channel (Ockam's Close).
         const close = await new Encryptor(toInitiator).encrypt(CLOSE_BYTES);
         await node.send(remoteRoute, close, { from: ownAddress }).catch(() => {});
         throw error;
       }
-      if (done) return;
+      if (done) return receiveBytes.fill(0), undefined;
       done = true;
       clearTimeout(timer);
-      const windowSize = options.replayWindow ? { windowSize: options.replayWindow } : {};
-      const maxEpochsAhead = options.maxEpochsAhead
-        ? { maxEpochsAhead: options.maxEpochsAhead }
-        : {};
+      const keys = { send: toInitiator, receive: toResponder, receiveBytes };
+      const halves = await newTransport(options, keys, {
+        node,
+        role: "responder",
+        encryptorAddress,
+        decryptorAddress: ownAddress,
+        route: remoteRoute,
+        peer,
+        listener: listener.address,
+      });
       channel = new SecureChannel({
         node,
         role: "responder",
         encryptorAddress,
         decryptorAddress: ownAddress,
         remoteRoute,
-        encryptor: new Encryptor(toInitiator),
-        decryptor: new Decryptor(toResponder, { ...windowSize, ...maxEpochsAhead }),
+        ...halves,
         peer,
         options,
         spawner: listener.flow,

@@ -11,6 +11,7 @@ import type {
   TrustPolicy,
   VerifiedCredential,
 } from "../identity/mod.ts";
+import type { ChannelStateStore } from "./channel_state.ts";
 
 /** Options of {@linkcode createSecureChannel} and {@linkcode createSecureChannelListener}. */
 export interface SecureChannelOptions {
@@ -20,6 +21,13 @@ export interface SecureChannelOptions {
   trustPolicy?: TrustPolicy;
   /** Credentials to present. Default: the identity's own stored credentials. */
   credentials?: readonly CredentialAndPurposeKey[];
+  /**
+   * Credentials that are renewed over time (e.g. an authority's `CredentialRefresher`): the
+   * channel presents the current ones in its handshake and, by itself, sends each renewal
+   * to the peer (RefreshCredentials) for as long as it is open. Takes precedence over
+   * `credentials`.
+   */
+  credentialSource?: CredentialSource;
   /** Accepted credential issuers. Without them, presented credentials are not checked (as Ockam). */
   authorities?: readonly Identity[];
   /** Handshake timeout in milliseconds. Default 30 000 (Ockam: 120 s). */
@@ -77,6 +85,25 @@ export interface SecureChannelOptions {
   maxCredentials?: number;
   /** Largest credential a peer may present, in bytes of data and attestation. Default 16 KiB. */
   maxCredentialSize?: number;
+  /**
+   * Makes the channel resumable after a crash or reboot without a new handshake (opt-in;
+   * the wire format is unchanged): its state is persisted in this store (see
+   * `resumeSecureChannels`), nonces are reserved before use so none is ever used twice,
+   * and frames are delivered only once a receive floor covering them is persisted. A
+   * channel that closes (locally, by its peer, or for a lost route) deletes its state; a
+   * node that stops keeps it.
+   */
+  resume?: ChannelStateStore;
+  /** Key epochs (32 nonces each) reserved per write of a resumable channel. Default 4. */
+  reserveEpochs?: number;
+}
+
+/** Credentials that change over time; see `SecureChannelOptions.credentialSource`. */
+export interface CredentialSource {
+  /** The current credentials. */
+  readonly credentials: readonly CredentialAndPurposeKey[];
+  /** Calls `listener` with the credentials after each change; returns a function that stops it. */
+  onChange(listener: (credentials: readonly CredentialAndPurposeKey[]) => void): () => void;
 }
 
 /** The authenticated peer of a channel. */

@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
 import { ChannelError, HandshakeError, TrustError } from "../errors.ts";
-import { trustCredentials, trustIdentifiers } from "../identity/mod.ts";
+import {
+  type CredentialAndPurposeKey,
+  issueCredential,
+  trustCredentials,
+  trustIdentifiers,
+} from "../identity/mod.ts";
 import { startEcho } from "../routing/echo.ts";
 import { Node } from "../routing/node.ts";
 import { LOCAL_INFO_IDENTIFIER, type RoutedMessage } from "../routing/routed_message.ts";
@@ -202,6 +207,41 @@ Deno.test("an open channel drops the peer's attributes when its credential expir
   assert.deepEqual(laxEnd!.remoteAttributes, {});
   await toLax.close();
   await toStrict.close();
+});
+
+Deno.test("a channel given a credential source sends each renewal to its peer by itself", async () => {
+  await using node = new Node();
+  const authority = await identity();
+  const me = await identity();
+  const issue = (level: string) =>
+    issueCredential({ issuer: authority, subject: me.identity, attributes: { level }, ttl: 60 });
+  const current = [await issue("one")];
+  const listeners = new Set<(c: readonly CredentialAndPurposeKey[]) => void>();
+  const source = {
+    credentials: current,
+    onChange(listener: (c: readonly CredentialAndPurposeKey[]) => void) {
+      listeners.add(listener);
+      return () => void listeners.delete(listener);
+    },
+  };
+  const responders: SecureChannel[] = [];
+  await createSecureChannelListener(node, "api", {
+    identity: await identity(),
+    authorities: [authority.identity],
+    onChannel: (c) => void responders.push(c),
+  });
+  const channel = await createSecureChannel(node, "api", {
+    identity: me,
+    credentialSource: source,
+  });
+  await waitFor(() => responders.length === 1);
+  const level = () => untext(responders[0]!.remoteAttributes.level ?? new Uint8Array());
+  assert.equal(level(), "one", "the handshake carried the source's credential");
+  current.splice(0, 1, await issue("two"));
+  for (const listener of listeners) listener(current);
+  await waitFor(() => level() === "two");
+  await channel.close();
+  assert.equal(listeners.size, 0, "a closed channel stops listening");
 });
 
 Deno.test("a handshake that never gets an answer times out and frees everything", async () => {

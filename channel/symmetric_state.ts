@@ -207,14 +207,31 @@ export class SymmetricState {
    * ```
    */
   async split(): Promise<[CipherState, CipherState]> {
+    const { ciphers, keys } = await this.splitWithKeys();
+    for (const k of keys) k.fill(0);
+    return ciphers;
+  }
+
+  /**
+   * {@linkcode SymmetricState.split}, also giving both keys as 32 raw bytes each (same
+   * order), for a resumable channel that persists its first receive key in the key store.
+   * The bytes are secret: zero them when done.
+   */
+  async splitWithKeys(): Promise<
+    { ciphers: [CipherState, CipherState]; keys: [Uint8Array, Uint8Array] }
+  > {
     const [k1, k2] = this.#hkdf(EMPTY, 2) as [Uint8Array, Uint8Array];
     const [first, second] = await Promise.all([
       CipherState.create(this.#cipher, k1.subarray(0, 32)),
       CipherState.create(this.#cipher, k2.subarray(0, 32)),
     ]);
+    const b1 = k1.slice(0, 32);
+    const b2 = k2.slice(0, 32);
     k1.fill(0);
     k2.fill(0);
-    return this.#reversedSplit ? [second, first] : [first, second];
+    return this.#reversedSplit
+      ? { ciphers: [second, first], keys: [b2, b1] }
+      : { ciphers: [first, second], keys: [b1, b2] };
   }
 
   /** A description without key material. */

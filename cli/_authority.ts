@@ -146,6 +146,8 @@ export async function writeAtomically(path: string, text: string): Promise<void>
 export async function authorityCommand(args: readonly string[], stop: AbortSignal): Promise<void> {
   const [sub, ...rest] = args;
   if (sub === "ticket") return await ticketCommand(rest);
+  // `authority --ticket --attr role=sensor`: the same as `authority ticket --attr role=sensor`.
+  if (args.includes("--ticket")) return await ticketCommand(args.filter((a) => a !== "--ticket"));
   if (sub === "members") return await membersCommand(rest);
   if (sub === "add" || sub === "remove") return await memberCommand(sub, rest);
   await serve(args, stop);

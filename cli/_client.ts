@@ -36,7 +36,7 @@
  *
  * @module
  */
-import { createSecureChannel, type SecureChannel } from "../channel/mod.ts";
+import { createSecureChannel, type CredentialSource, type SecureChannel } from "../channel/mod.ts";
 import { SealrouteError } from "../errors.ts";
 import type {
   CredentialAndPurposeKey,
@@ -48,6 +48,7 @@ import { trustIdentifiers } from "../identity/mod.ts";
 import { type Logger, Node, RELAY_PREFIX, Route } from "../routing/mod.ts";
 import type { ReconnectingLink } from "../transport/mod.ts";
 import { ClientSession, type Requester } from "./_client_session.ts";
+import { type DeliveryRunResult, runDelivery } from "./_client_delivery.ts";
 import { membership } from "./_membership.ts";
 import { DevicePins } from "./_pins.ts";
 import { Output } from "./_output.ts";
@@ -85,6 +86,8 @@ export interface ClientOptions {
   authorities?: readonly Identity[];
   /** Credentials to present to the device. */
   credentials?: readonly CredentialAndPurposeKey[];
+  /** Credentials renewed over time (sent to the device by the channel itself). */
+  credentialSource?: CredentialSource;
   /** Extra hops on the relay node before the relay (e.g. an observer). Default none. */
   via?: readonly string[];
   /** Handshake timeout in ms. Default 5000. */
@@ -141,6 +144,7 @@ export async function connectToDevice(options: ClientOptions): Promise<Client> {
         ...(trustPolicy ? { trustPolicy } : {}),
         ...(options.authorities ? { authorities: options.authorities } : {}),
         ...(options.credentials ? { credentials: options.credentials } : {}),
+        ...(options.credentialSource ? { credentialSource: options.credentialSource } : {}),
       });
     const started = performance.now();
     const channel = await open(options.trustPolicy).catch((error) => {
@@ -299,6 +303,7 @@ export async function main(args: readonly string[], stop?: AbortSignal): Promise
       "give-up",
       "enroll",
       "authority",
+      "delivery",
     ],
     list: ["trust"],
     boolean: ["verbose", "json"],
@@ -314,6 +319,13 @@ export async function main(args: readonly string[], stop?: AbortSignal): Promise
   const timeout = intFlag(flags, "timeout", 5000);
   const link = linkFlags(flags);
   const giveUpAfter = intFlag(flags, "give-up", 60_000);
+  const level = flags.string.delivery ?? "exactly-once";
+  if (level !== "none" && level !== "at-least-once" && level !== "exactly-once") {
+    throw new CliError(
+      "usage",
+      `--delivery expects none, at-least-once or exactly-once, got '${level.slice(0, 20)}'`,
+    );
+  }
   const relayAddress = parseRelayAddress(relayText, transportFlag(flags, "ws"));
   const explicitTrust = trustFlag(flags);
   const out = new Output({ json: flags.boolean.json ?? false });
@@ -334,17 +346,13 @@ export async function main(args: readonly string[], stop?: AbortSignal): Promise
     link,
     giveUpAfter,
     ...(trustPolicy ? { trustPolicy } : {}),
-    ...(member ? { authorities: [member.authority], credentials: member.credentials } : {}),
+    ...(member ? { authorities: [member.authority], credentialSource: member.source } : {}),
     logger: consoleLogger("client", { verbose: flags.boolean.verbose ?? false }),
-    onReopened: (handshakes, channel) => {
-      member?.track(channel);
-      out.event("client reopened", { device: short(device), handshakes });
-    },
+    onReopened: (handshakes) => out.event("client reopened", { device: short(device), handshakes }),
   }).catch((error) => {
     throw pins.explain(error, explicitTrust !== undefined);
   });
   const device = client.channel.remoteIdentifier;
-  member?.track(client.channel);
   if (!trustPolicy) await pins.pin(device, out, "client");
   out.event("client connected", {
     device,
@@ -370,13 +378,14 @@ export async function main(args: readonly string[], stop?: AbortSignal): Promise
     }
     throw error;
   };
-  const counters = { sent: 0, delivered: 0 };
+  const counters = { sent: 0, delivered: 0, failed: 0 };
   const started = performance.now();
   const progress = (): void => {
     const seconds = (performance.now() - started) / 1000;
     out.progress({
       sent: counters.sent,
       delivered: counters.delivered,
+      failed: counters.failed || undefined,
       of: count,
       rate: `${Math.round(counters.delivered / Math.max(seconds, 0.001))}/s`,
       reconnects: client.link.reconnects,
@@ -391,27 +400,57 @@ export async function main(args: readonly string[], stop?: AbortSignal): Promise
     retries: session.retries,
     handshakes: session.handshakes,
   });
+  // SIGINT/SIGTERM end a run early with what was delivered so far (exit status 0).
+  const stopped = stop ? aborted(stop).then(() => undefined) : new Promise<never>(() => {});
+  const stoppedEarly = (): void =>
+    out.event("client stopped", {
+      sent: counters.sent,
+      delivered: counters.delivered,
+      failed: counters.failed || undefined,
+      of: count,
+      ...totals(),
+    });
+  if (level !== "none") {
+    // Reliable stream: a message counts once the device's receiver has it.
+    let result: DeliveryRunResult | undefined;
+    try {
+      const run = runDelivery({
+        node: client.node,
+        link: client.link,
+        session,
+        level,
+        count,
+        size,
+        interval,
+        counters,
+      });
+      result = await Promise.race([run, stopped]);
+    } finally {
+      clearInterval(ticker);
+    }
+    if (!result) return stoppedEarly();
+    out.event("client done", {
+      sent: counters.sent,
+      delivered: result.delivered,
+      failed: result.failed,
+      level,
+      rate: `${Math.round(result.delivered / (result.elapsedMs / 1000))}/s`,
+      ...totals(),
+    });
+    if (result.error !== undefined) explain(result.error);
+    return;
+  }
   let outcome: readonly [TelemetryResult, string] | undefined;
   try {
     const run = (async () => {
       const telemetry = await runTelemetry(session, { count, size, interval, timeout, counters });
       return [telemetry, await sendCommand(session, "status", timeout)] as const;
     })();
-    // SIGINT/SIGTERM end a run early with what was delivered so far (exit status 0).
-    const stopped = stop ? aborted(stop).then(() => undefined) : new Promise<never>(() => {});
     outcome = await Promise.race([run, stopped]).catch(explain);
   } finally {
     clearInterval(ticker);
   }
-  if (!outcome) {
-    out.event("client stopped", {
-      sent: counters.sent,
-      delivered: counters.delivered,
-      of: count,
-      ...totals(),
-    });
-    return;
-  }
+  if (!outcome) return stoppedEarly();
   const [result, answer] = outcome;
   out.event("last reading", { text: result.last });
   out.event("command status", { reply: answer });

@@ -54,6 +54,7 @@ export class ClientSession implements Requester {
   #stopListening: () => void;
   #linkClosed = false;
   #refused = 0;
+  #absentAt = Number.NEGATIVE_INFINITY;
   #lastRefusal = "";
 
   constructor(options: ClientSessionOptions) {
@@ -65,9 +66,14 @@ export class ClientSession implements Requester {
     void options.link.closed.then(() => this.#linkClosed = true);
     // The relay refuses frames it cannot keep for an offline device (store-and-forward full).
     const stopHearing = options.node.onUndeliverable(options.link.address, (event) => {
-      // An unknown name while the relay restarts is routine; a full queue is a refusal.
-      if (event.code === "unknown-address") return;
-      this.#refused++;
+      // The relay says the device is away: not registered (yet: it restarted, or is coming
+      // back after the relay did) or offline with its frames held. Silence is then no sign
+      // that the device lost the channel.
+      if (event.code === "unknown-address" || event.code === "held") {
+        this.#absentAt = performance.now();
+        return;
+      }
+      this.#refused++; // a full queue at the relay: frames refused
       this.#lastRefusal = event.code;
     });
     const stopListening = this.#stopListening;
@@ -97,6 +103,11 @@ export class ClientSession implements Requester {
     return this.#retries;
   }
 
+  /** Counts a message sent again (by a reliable stream, after its channel was replaced). */
+  retried(): void {
+    this.#retries++;
+  }
+
   /**
    * Sends `payload` to `destination` on the device and resolves with the reply, retrying
    * until it is answered or nothing was answered for `giveUpAfter` ms.
@@ -114,16 +125,45 @@ export class ClientSession implements Requester {
         if (code === "closed-by-peer" && this.#repliesOnChannel === 0) throw error; // refused
         this.#giveUpCheck(error);
         this.#retries++;
-        const now = performance.now();
         // Silent while the link is up: the device lost the channel (it restarted), unless it
         // is still registering again after the relay came back; give it time for that.
-        const patience = Math.max(2 * this.#o.timeout, REGISTRATION_PATIENCE);
-        const silent = code === "timeout" && this.#o.link.connected &&
-          now - this.#upSince >= patience && now - this.#lastReply >= patience;
+        const silent = code === "timeout" && this.silent;
         if (channel.isClosed || silent) this.#reopen(channel);
         else if (code !== "timeout") await pause(100); // e.g. the link's queue is full
       }
     }
+  }
+
+  /** The current channel, once a replacement under way is open (rejects once given up). */
+  current(): Promise<SecureChannel> {
+    return this.#reopening ?? Promise.resolve(this.#channel);
+  }
+
+  /**
+   * Replaces `stale` (the device lost it: it went silent while the relay is up) with a new
+   * channel to the same device; resolves with the current channel (rejects once given up).
+   */
+  replace(stale: SecureChannel): Promise<SecureChannel> {
+    this.#reopen(stale);
+    return this.current();
+  }
+
+  /** Throws the error naming the party at fault once nothing was answered for too long. */
+  checkGiveUp(last: unknown): void {
+    this.#giveUpCheck(last);
+  }
+
+  /** Counts a delivery (a reliable stream's acknowledgement) as the device answering. */
+  answered(): void {
+    this.#lastReply = performance.now();
+  }
+
+  /** Whether the device should be taken as having lost the channel: silent too long. */
+  get silent(): boolean {
+    const now = performance.now();
+    const patience = Math.max(2 * this.#o.timeout, REGISTRATION_PATIENCE);
+    return this.#o.link.connected && now - this.#upSince >= patience &&
+      now - this.#lastReply >= patience && now - this.#absentAt >= patience;
   }
 
   /** Stops watching the link and closes the current channel. */

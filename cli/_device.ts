@@ -21,6 +21,7 @@
 import { type AccessHook, Node, type Relay } from "../routing/mod.ts";
 import {
   createSecureChannelListener,
+  type CredentialSource,
   type SecureChannel,
   type SecureChannelListener,
 } from "../channel/mod.ts";
@@ -33,6 +34,11 @@ import type {
 import type { Logger } from "../routing/mod.ts";
 import type { ReconnectingLink } from "../transport/mod.ts";
 import { RelaySession } from "./_relay_session.ts";
+import {
+  type DeliveredMessage,
+  type DeliveryReceiver,
+  startDeliveryReceiver,
+} from "../delivery/mod.ts";
 import type { SealrouteError } from "../errors.ts";
 import { dialRelay, type LinkTuning, type RelayAddress } from "./_roles_common.ts";
 
@@ -52,6 +58,8 @@ export interface DeviceOptions {
   authorities?: readonly Identity[];
   /** Credentials the device presents (to the relay and to clients). */
   credentials?: readonly CredentialAndPurposeKey[];
+  /** Credentials renewed over time: every channel sends each renewal to its peer by itself. */
+  credentialSource?: CredentialSource;
   /** Extra check on `commands` (e.g. an ABAC policy), after "came through `api`". */
   commandsAccess?: AccessHook;
   /** Extra check on `telemetry`, after "came through `api`". */
@@ -68,7 +76,12 @@ export interface DeviceOptions {
   onRegistered?: (registrations: number) => void;
   /** Called when registering again after a reconnect failed and will be retried. */
   onRetry?: (error: unknown, retryIn: number) => void;
+  /** Called with each message a client's reliable stream delivered (exactly once each). */
+  onDelivered?: (message: DeliveredMessage) => void;
 }
+
+/** The device's reliable-delivery receiver worker (clients' `--delivery` streams). */
+export const DELIVERY_WORKER = "delivery";
 
 /** A running device; see {@linkcode startDevice}. */
 export interface Device extends AsyncDisposable {
@@ -88,6 +101,8 @@ export interface Device extends AsyncDisposable {
   readonly listener: SecureChannelListener;
   /** Messages `commands` executed, in order. */
   readonly executed: readonly string[];
+  /** The receiver of clients' reliable streams (its `stats` count what it delivered). */
+  readonly delivery: DeliveryReceiver;
   /**
    * Resolves with why the device can no longer be reached: `replaced` (its identity
    * registered elsewhere), `relay-refused` (another identity took the name while the link
@@ -124,6 +139,7 @@ export async function startDevice(options: DeviceOptions): Promise<Device> {
     timeout,
     ...(options.authorities ? { authorities: options.authorities } : {}),
     ...(options.credentials ? { credentials: options.credentials } : {}),
+    ...(options.credentialSource ? { credentialSource: options.credentialSource } : {}),
   };
   try {
     const link = await dialRelay(node, options.relay, options.link);
@@ -148,10 +164,15 @@ export async function startDevice(options: DeviceOptions): Promise<Device> {
       ...(options.relayTrust ? { relayTrust: options.relayTrust } : {}),
       ...(options.authorities ? { authorities: options.authorities } : {}),
       ...(options.credentials ? { credentials: options.credentials } : {}),
+      ...(options.credentialSource ? { credentialSource: options.credentialSource } : {}),
       ...(options.onRegistered ? { onRegistered: options.onRegistered } : {}),
       ...(options.onRetry ? { onRetry: options.onRetry } : {}),
     });
     const executed: string[] = [];
+    const delivery = startDeliveryReceiver(node, DELIVERY_WORKER, {
+      consumes: [listener.flow],
+      onMessage: (m: DeliveredMessage) => options.onDelivered?.(m),
+    });
     node.startWorker("echo", (ctx) => ctx.reply(ctx.message.payload), {
       consumes: [listener.flow],
     });
@@ -185,6 +206,7 @@ export async function startDevice(options: DeviceOptions): Promise<Device> {
       },
       listener,
       executed,
+      delivery,
       lost: session.lost,
       close,
       [Symbol.asyncDispose]: close,

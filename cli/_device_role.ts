@@ -76,20 +76,19 @@ export async function runDeviceRole(
   using member = await membership(flags, { stateDir, identity, out, role });
   const accepted = clientTrust ?? member?.trustPolicy;
   if (!accepted) out.warn(role, "every client identity is accepted; pass --trust I… to restrict");
+  const streams = new DeliveryTally();
   const device = await startDevice({
+    onDelivered: (message) => streams.count(message),
     identity,
     relay: relayAddress,
     name,
     timeout,
     link,
     ...(accepted ? { clientTrust: accepted } : {}),
-    ...(member ? { authorities: [member.authority], credentials: member.credentials } : {}),
+    ...(member ? { authorities: [member.authority], credentialSource: member.source } : {}),
     ...(relayTrust ? { relayTrust } : {}),
     logger: consoleLogger(role, { verbose: flags.boolean.verbose ?? false }),
-    onClient: (channel) => {
-      member?.track(channel);
-      out.event("client connected", { identifier: channel.remoteIdentifier });
-    },
+    onClient: (channel) => out.event("client connected", { identifier: channel.remoteIdentifier }),
     onRegistered: (registrations) => {
       if (registrations > 1) out.event(`${role} registered`, { name, registrations });
     },
@@ -125,7 +124,11 @@ export async function runDeviceRole(
     });
     const reason = await Promise.race([aborted(stop).then(() => undefined), device.lost]);
     if (reason) throw lostError(reason, { role, name, relayText, identifier: device.identifier });
-    out.event(`${role} stopping`);
+    out.event(`${role} stopping`, {
+      delivered: streams.delivered || undefined,
+      duplicates: streams.delivered ? streams.duplicates : undefined,
+      out_of_order: streams.delivered ? streams.outOfOrder : undefined,
+    });
   } finally {
     await device.close();
   }
@@ -168,3 +171,36 @@ export function deviceMain(args: readonly string[], stop: AbortSignal): Promise<
     ready: (device) => ({ "relay-node": short(device.relayChannel.remoteIdentifier) }),
   });
 }
+
+/**
+ * Counts what clients' reliable streams delivered, and how many of those were seen before
+ * (by the sequence number a client stream puts on each message's first line).
+ */
+class DeliveryTally {
+  delivered = 0;
+  duplicates = 0;
+  /** Messages that came after one with a higher sequence number. */
+  outOfOrder = 0;
+  #last = -1;
+  #seen = new Uint8Array(1024);
+
+  count(message: { payload: Uint8Array }): void {
+    this.delivered++;
+    const newline = message.payload.indexOf(0x0a);
+    const seq = Number(new TextDecoder().decode(message.payload.subarray(0, newline)));
+    if (!Number.isSafeInteger(seq) || seq < 0 || seq >= MAX_TALLIED) return;
+    if (seq < this.#last) this.outOfOrder++;
+    this.#last = Math.max(this.#last, seq);
+    if (seq >> 3 >= this.#seen.length) {
+      const grown = new Uint8Array(Math.min(MAX_TALLIED >> 3, (seq >> 3) * 2 + 1));
+      grown.set(this.#seen);
+      this.#seen = grown;
+    }
+    const bit = 1 << (seq & 7);
+    if (this.#seen[seq >> 3]! & bit) this.duplicates++;
+    this.#seen[seq >> 3]! |= bit;
+  }
+}
+
+/** Sequence numbers tallied for duplicates (2 MiB of bits at most). */
+const MAX_TALLIED = 16 * 1024 * 1024;

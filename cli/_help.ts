@@ -110,7 +110,9 @@ Examples:
 ${EXIT}`,
   client: `Usage: sealroute client --relay HOST:PORT --to NAME [options]
 
-Opens a secure channel through the relay to the device NAME and streams telemetry,
+Opens a secure channel through the relay to the device NAME and streams messages to
+it with reliable delivery (each counts once the device's receiver has it; the summary
+says sent / delivered / failed), or with --delivery none requests telemetry readings,
 with a progress line (sent, delivered, rate, reconnects, retries, handshakes).
 The device's identifier is pinned on first use in <state>/known_devices.json.
 A lost link is dialled again and the channel carries on; a request that times out is
@@ -120,11 +122,12 @@ Options:
       --relay HOST:PORT    the relay's address (default transport ws)
       --to NAME            the device's relay name
       --transport tcp|ws   transport for a bare HOST:PORT (default ws)
-      --count N            readings to request (default 100)
-      --size BYTES         reading size (default 64)
+      --count N            messages to send (default 100)
+      --size BYTES         message size (default 64)
       --interval MS        pause between readings (default 0)
       --timeout MS         handshake and per-request timeout (default 5000)
       --give-up MS         stop when nothing was answered this long (default 60000)
+      --delivery LEVEL     exactly-once (default), at-least-once, or none (requests)
       --trust I…           device identities to accept (instead of the pin)
 ${ENROLL}
 ${LINK}
@@ -203,6 +206,7 @@ Examples:
 ${EXIT}`,
   authority: `Usage: sealroute authority [options]
        sealroute authority ticket --attr NAME=VALUE [--ttl S] [options]
+                 (also: sealroute authority --ticket --attr NAME=VALUE)
        sealroute authority members|add|remove [options]
 
 Serves an authority node on TCP: members enroll with one-time tickets and get

@@ -1,11 +1,11 @@
 // A role's membership at an authority (issue 18): `--enroll TICKET` enrolls the role's
 // identity once (its credential stored in the state directory), a stored credential is used
-// on every later start, and a refresher renews it before it expires, in every open channel.
+// on every later start, and a refresher renews it before it expires; every channel given it as
+// its credential source sends the renewal to its peer by itself.
 // Members trust credentials from that authority: by default they accept only its members.
 import { CredentialRefresher } from "../authority/mod.ts";
-import type { SecureChannel } from "../channel/mod.ts";
+import type { CredentialSource } from "../channel/mod.ts";
 import {
-  type CredentialAndPurposeKey,
   type Identity,
   type LocalIdentity,
   trustCredentials,
@@ -19,12 +19,10 @@ import type { Flags } from "./_roles_common.ts";
 export interface Membership extends Disposable {
   /** The authority whose credentials are checked (a channel's `authorities`). */
   readonly authority: Identity;
-  /** The current credential, renewed in place (a channel's `credentials`). */
-  readonly credentials: readonly CredentialAndPurposeKey[];
+  /** The current credential and its renewals (a channel's `credentialSource`). */
+  readonly source: CredentialSource;
   /** Trusts peers with a credential from the same authority. */
   readonly trustPolicy: TrustPolicy;
-  /** Sends renewed credentials through `channel` too. */
-  track(channel: SecureChannel): void;
 }
 
 /**
@@ -57,9 +55,8 @@ export async function membership(
   refresher.start();
   return {
     authority: stored.authority,
-    credentials: refresher.credentials,
+    source: refresher,
     trustPolicy: trustCredentials({ authorities: [stored.authority.identifier] }),
-    track: (channel) => refresher.track(channel),
     [Symbol.dispose]: () => refresher.stop(),
   };
 }

@@ -248,6 +248,7 @@ function startStatus(node: Node, options: {
         name: r.name,
         ...(r.identity === undefined ? {} : { identity: r.identity }),
         since: new Date(r.since).toISOString(),
+        online: r.online,
       }));
       reply = JSON.stringify({ names, count: names.length });
       node.logger.info("status served", { identity, count: names.length });

@@ -2,7 +2,7 @@
 // the relay name registered through it, renewed after every reconnect of the link (a new
 // relay process knows neither, and the old one freed the name when the link died). Clients'
 // end-to-end channels outlive the renewal: the device's side follows their next frame.
-import { createSecureChannel, type SecureChannel } from "../channel/mod.ts";
+import { createSecureChannel, type CredentialSource, type SecureChannel } from "../channel/mod.ts";
 import { SealrouteError } from "../errors.ts";
 import type {
   CredentialAndPurposeKey,
@@ -32,6 +32,7 @@ export interface RelaySessionOptions {
   relayTrust?: TrustPolicy;
   authorities?: readonly Identity[];
   credentials?: readonly CredentialAndPurposeKey[];
+  credentialSource?: CredentialSource;
   /**
    * The workers that hear from the relay channel: the device's channel listener and the
    * clients' channels it accepted (their frames arrive through the renewed channel too).
@@ -125,6 +126,7 @@ export class RelaySession {
       ...(o.relayTrust ? { trustPolicy: o.relayTrust } : {}),
       ...(o.authorities ? { authorities: o.authorities } : {}),
       ...(o.credentials ? { credentials: o.credentials } : {}),
+      ...(o.credentialSource ? { credentialSource: o.credentialSource } : {}),
     });
     const flows = o.node.flowControls;
     for (const address of o.consumers()) flows.addConsumer(address, channel.flow);

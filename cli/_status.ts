@@ -23,6 +23,8 @@ interface Entry {
   name: string;
   identity?: string;
   since?: string;
+  /** False while the holder's link is down and the relay keeps its frames. */
+  online?: boolean;
 }
 
 /** A field value from the relay for a `k=v` line: as is when plain, else quoted. */
@@ -43,14 +45,16 @@ function parseReply(text: string, where: string): Entry[] {
   const names = (value as { names?: unknown } | null)?.names;
   if (!Array.isArray(names)) throw bad("no names list");
   return names.map((entry: unknown): Entry => {
-    const { name, identity, since } = (entry ?? {}) as Record<string, unknown>;
+    const { name, identity, since, online } = (entry ?? {}) as Record<string, unknown>;
     if (typeof name !== "string") throw bad("a name is not a string");
     if (identity !== undefined && typeof identity !== "string") throw bad("identity");
     if (since !== undefined && typeof since !== "string") throw bad("since");
+    if (online !== undefined && typeof online !== "boolean") throw bad("online");
     return {
       name,
       ...(identity === undefined ? {} : { identity }),
       ...(since === undefined ? {} : { since }),
+      ...(online === undefined ? {} : { online }),
     };
   });
 }
@@ -145,6 +149,7 @@ export async function statusCommand(args: readonly string[]): Promise<void> {
       name: out.json ? e.name : plain(e.name),
       identity: e.identity === undefined || out.json ? e.identity : plain(e.identity),
       since: e.since === undefined || out.json ? e.since : plain(e.since),
+      online: e.online,
     });
   }
   out.event("status", { count: entries.length });

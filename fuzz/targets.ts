@@ -6,6 +6,7 @@ import { encode as cborEncode } from "cborg";
 import fc from "fast-check";
 import { fromHex } from "../_bytes.ts";
 import { decodeChannelMessage, encodeChannelMessage } from "../channel/messages.ts";
+import { decodeChannelState, encodeChannelState } from "../channel/channel_state.ts";
 import { HandshakeState } from "../channel/handshake_state.ts";
 import { OCKAM_XX_PROTOCOL_NAME } from "../channel/suite.ts";
 import {
@@ -52,7 +53,7 @@ import { decodePortalMessage, encodePortalMessage } from "../portal/messages.ts"
 import { decodeDeliveryFrame, encodeDeliveryFrame } from "../delivery/wire.ts";
 import { Outbox } from "../delivery/_outbox.ts";
 import { Reorder } from "../delivery/_reorder.ts";
-import { SealrouteError } from "../errors.ts";
+import { ChannelError, SealrouteError } from "../errors.ts";
 import {
   decodeApiError,
   decodeCreateToken,
@@ -331,6 +332,21 @@ export async function makeTargets(): Promise<Target[]> {
     encodeChannelMessage({ kind: "close" }),
     fromHex(identityVectors.refreshCredentials.message),
   ];
+  // A persisted channel state (issue 14): its body without the checksum, which the target
+  // recomputes over each mutated body so the parser itself is reached.
+  const stateRecord = await encodeChannelState({
+    role: "responder",
+    cipher: "AESGCM",
+    identifier: "I" + "ab".repeat(32),
+    listener: Address.local("api"),
+    encryptorAddress: Address.random(),
+    decryptorAddress: Address.random(),
+    route: routes[2]!,
+    peer: { identifier: "I" + "cd".repeat(32), attributes: { role: encoder.encode("operator") } },
+    send: { epoch: 4, key: new Uint8Array(32).fill(1) },
+    receive: { epoch: 2, key: new Uint8Array(32).fill(2), floor: 70 },
+  });
+  const stateSeeds = [stateRecord.subarray(32), encoder.encode("{}"), new Uint8Array()];
   const subject = abacEnvironment({
     identifier: "I" + "ab".repeat(32),
     attributes: { role: encoder.encode("operator"), "ockam-role": encoder.encode("enroller") },
@@ -338,6 +354,24 @@ export async function makeTargets(): Promise<Target[]> {
   });
 
   return [
+    asyncTarget(
+      "channel-state",
+      "decodeChannelState (a resumable channel's persisted record), checksum recomputed",
+      bytesFor(stateSeeds, 600),
+      async (body) => {
+        const record = new Uint8Array(32 + body.length);
+        record.set(new Uint8Array(await crypto.subtle.digest("SHA-256", body.slice())));
+        record.set(body, 32);
+        try {
+          return await decodeChannelState(record);
+        } catch (error) {
+          // Typed, and never quoting the record (it holds keys).
+          if (!(error instanceof ChannelError) || error.code !== "corrupt-state") throw error;
+          if (error.message.length > 120) fail("the error quotes the record");
+          throw error;
+        }
+      },
+    ),
     syncTarget(
       "transport-frames",
       "FrameDecoder (u32 length-prefixed frames), bytes split into chunks",

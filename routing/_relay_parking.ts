@@ -32,10 +32,15 @@ export interface Held {
   draining?: boolean;
 }
 
+/** Least time between two `held` notices for one name, in ms. */
+const HELD_NOTICE_INTERVAL = 1000;
+
 /** Holds, parks and drains for the relay service (see `RelayServiceOptions.queue`). */
 export class Parking {
   readonly #node: Node;
   readonly #queue: RelayQueue;
+  /** When each name's senders were last told their frames are held. */
+  readonly #heldTold = new Map<string, number>();
 
   constructor(node: Node, queue: RelayQueue) {
     this.#node = node;
@@ -62,7 +67,17 @@ export class Parking {
     const frame = ctx.message.with({ onwardRoute: ctx.message.onwardRoute.popFront() });
     const identity = entry.registration.identity!;
     const refused = this.#queue.put(key, identity, encodeTransportMessage(frame));
-    if (!refused) return;
+    if (!refused) {
+      // The sender learns that the device is away and its frames wait (once a second per
+      // name, so refusals keep the notice budget), and does not take the silence for a lost
+      // channel.
+      const now = Date.now();
+      if (now - (this.#heldTold.get(key) ?? 0) >= HELD_NOTICE_INTERVAL) {
+        this.#heldTold.set(key, now);
+        noticeRefusal(this.#node, ctx.message, ctx.flow, { code: "held", address: entry.address });
+      }
+      return;
+    }
     this.#node.logger.warn("relay queue refused a frame", { relay: key, reason: refused });
     noticeRefusal(this.#node, ctx.message, ctx.flow, { code: refused, address: entry.address });
   }
@@ -75,6 +90,7 @@ export class Parking {
     const key = entry.address.valueText;
     const log = this.#node.logger;
     entry.draining = true;
+    this.#heldTold.delete(key);
     let sent = 0;
     try {
       while (!entry.offline) {

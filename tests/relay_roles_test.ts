@@ -145,7 +145,11 @@ Deno.test("relay, device and client processes: flow, device loss, restart, name 
       "--timeout",
       "2000",
     ];
+    // The request/reply telemetry path (`--delivery none`); the reliable stream is the
+    // default and is tested in cli_heal_test.ts.
     const clientArgs = (...extra: string[]) => [
+      "--delivery",
+      "none",
       "--relay",
       ws,
       "--to",

@@ -7,7 +7,12 @@
  */
 import { fromHex, toHex } from "../_bytes.ts";
 import { VaultError } from "../errors.ts";
-import type { KeyStore, StoredKey } from "./key_store.ts";
+import {
+  CHANNEL_SECRET,
+  type KeyStore,
+  MAX_CHANNEL_SECRET_LENGTH,
+  type StoredKey,
+} from "./key_store.ts";
 import { readTextIfExists, removeIfExists, writeFileAtomic } from "./_files.ts";
 import { PRIVATE_LENGTH } from "./_pkcs8.ts";
 
@@ -57,14 +62,16 @@ export class FileKeyStore implements KeyStore {
         throw new Error("not an object");
       }
       const { algorithm, privateKey } = parsed as Record<string, unknown>;
+      const secret = algorithm === CHANNEL_SECRET;
       const length = typeof algorithm === "string" && Object.hasOwn(PRIVATE_LENGTH, algorithm)
         ? PRIVATE_LENGTH[algorithm]
         : undefined;
-      if (length === undefined) throw new Error("algorithm");
+      if (length === undefined && !secret) throw new Error("algorithm");
       if (typeof privateKey !== "string") throw new Error("privateKey");
+      if (secret && privateKey.length > 2 * MAX_CHANNEL_SECRET_LENGTH) throw new Error("length");
       // A well-formed file whose key has the wrong length is as corrupt as garbage.
       const bytes = fromHex(privateKey);
-      if (bytes.length !== length) throw new Error("length");
+      if (secret ? bytes.length === 0 : bytes.length !== length) throw new Error("length");
       return { algorithm: algorithm as StoredKey["algorithm"], privateKey: bytes };
     } catch {
       throw new VaultError(
@@ -76,6 +83,12 @@ export class FileKeyStore implements KeyStore {
 
   /** Writes key `id` atomically with mode 0600. */
   async set(id: string, key: StoredKey): Promise<void> {
+    if (
+      key.algorithm === CHANNEL_SECRET &&
+      (key.privateKey.length === 0 || key.privateKey.length > MAX_CHANNEL_SECRET_LENGTH)
+    ) {
+      throw new VaultError("bad-key-length", "a channel secret is 1 to 64 KiB");
+    }
     const body = JSON.stringify({ algorithm: key.algorithm, privateKey: toHex(key.privateKey) });
     await writeFileAtomic(this.#dir, this.#path(id), new TextEncoder().encode(body));
   }

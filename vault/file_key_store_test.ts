@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import { toHex } from "../_bytes.ts";
-import { Vault, VaultError, verifySignature } from "./mod.ts";
+import {
+  CHANNEL_SECRET,
+  MAX_CHANNEL_SECRET_LENGTH,
+  Vault,
+  VaultError,
+  verifySignature,
+} from "./mod.ts";
 import { FileKeyStore } from "./deno.ts";
 
 const isCode = (code: string) => (e: unknown): boolean =>
@@ -146,5 +152,29 @@ Deno.test("FileKeyStore files never hold a key that was not persisted", async ()
     await vault.createSigningKey("Ed25519");
     await vault.createKeyAgreementKey("X25519");
     assert.deepEqual(await names(dir), []);
+  });
+});
+
+Deno.test("FileKeyStore keeps a channel secret (any length up to 64 KiB, 0600) that the vault never loads as a key", async () => {
+  await withDir(async (dir) => {
+    const store = new FileKeyStore(`${dir}/keys`);
+    const secret = crypto.getRandomValues(new Uint8Array(300));
+    await store.set("chan", { algorithm: CHANNEL_SECRET, privateKey: secret });
+    assert.equal((await Deno.stat(`${dir}/keys/chan.key`)).mode! & 0o777, 0o600);
+    const back = await store.get("chan");
+    assert.equal(back?.algorithm, CHANNEL_SECRET);
+    assert.deepEqual(back?.privateKey, secret);
+    await assert.rejects(new Vault({ store }).signingKey("chan"), isCode("wrong-key-kind"));
+    for (const bad of [new Uint8Array(0), new Uint8Array(MAX_CHANNEL_SECRET_LENGTH + 1)]) {
+      await assert.rejects(
+        store.set("bad", { algorithm: CHANNEL_SECRET, privateKey: bad }),
+        isCode("bad-key-length"),
+      );
+    }
+    await Deno.writeTextFile(
+      `${dir}/keys/chan.key`,
+      JSON.stringify({ algorithm: CHANNEL_SECRET, privateKey: "" }),
+    );
+    await assert.rejects(store.get("chan"), isCode("corrupt-key"));
   });
 });

@@ -7,11 +7,21 @@
 import type { DhAlgorithm } from "./key_agreement.ts";
 import type { SignatureAlgorithm } from "./signing.ts";
 
-/** A persisted private key. */
+/**
+ * The algorithm of a stored channel secret: a resumable secure channel's state (its epoch
+ * keys, nonce reservation and receive floor, `channel/channel_state.ts`), kept with the same
+ * protection as every other persisted key. The vault never loads one as a key.
+ */
+export const CHANNEL_SECRET = "ChannelSecret";
+
+/** Largest channel secret a store accepts, in bytes. */
+export const MAX_CHANNEL_SECRET_LENGTH = 64 * 1024;
+
+/** A persisted private key (or channel secret). */
 export interface StoredKey {
   /** Its algorithm. */
-  algorithm: SignatureAlgorithm | DhAlgorithm;
-  /** The raw private key bytes. */
+  algorithm: SignatureAlgorithm | DhAlgorithm | typeof CHANNEL_SECRET;
+  /** The raw private key bytes (a channel secret: 1 to 64 KiB). */
   privateKey: Uint8Array;
 }
 

@@ -13,7 +13,7 @@ import {
   importKeyAgreementKey,
   type KeyAgreementKey,
 } from "./key_agreement.ts";
-import { type KeyStore, MemoryKeyStore } from "./key_store.ts";
+import { CHANNEL_SECRET, type KeyStore, MemoryKeyStore } from "./key_store.ts";
 import {
   generateSigningKey,
   importSigningKey,
@@ -156,6 +156,9 @@ export class Vault {
     if (cached) return cached;
     const stored = await this.#store.get(id);
     if (!stored) throw new VaultError("unknown-key", `no key with id '${id}'`);
+    if (stored.algorithm === CHANNEL_SECRET) {
+      throw new VaultError("wrong-key-kind", `key '${id}' is a channel secret, not a key`);
+    }
     const key = stored.algorithm === "X25519" || stored.algorithm === "X448"
       ? await importKeyAgreementKey(
         stored.algorithm,

@@ -1,8 +1,9 @@
 // Chaos run: a relay, a device and a client as real processes on loopback; for `--seconds`
-// (default 60) the relay is killed with SIGKILL and restarted on the same ports on a seeded
-// schedule (up every 2–5 s, down 0.2–1.5 s). It passes when the client is still running and
-// delivering at the end, and prints what it measured (restarts, replies, reconnects, retries,
-// handshakes) and the seed (`--seed N` replays a schedule).
+// (default 60) the relay is killed with SIGKILL and restarted on the same ports (same state
+// directory, so its queue) on a seeded schedule (up every 2–5 s, down 0.2–1.5 s). It passes
+// when the client is still running and delivering at the end, and the device got every
+// delivered message exactly once and in order; it prints what it measured (restarts,
+// messages, reconnects, retries, handshakes) and the seed (`--seed N` replays a schedule).
 //
 //   npx -y deno@2.9.6 task chaos [--seconds 60] [--seed N]
 import { parseArgs } from "node:util";
@@ -114,6 +115,16 @@ try {
   client.signal("SIGTERM");
   const { input: stopped } = await client.waitFor(/^client stopped /, { guardMs: 20_000 });
   console.log(`chaos: ${stopped}`);
+  // Exactly once and in order at the device, whatever the relay went through (the client's
+  // reliable stream over a channel that survived every restart).
+  device.signal("SIGTERM");
+  const { input: tally } = await device.waitFor(/^device stopping /, { guardMs: 20_000 });
+  console.log(`chaos: ${tally}`);
+  const got = Number(/ delivered=(\d+)/.exec(tally)?.[1] ?? NaN);
+  if (!/ duplicates=0 out_of_order=0$/.test(tally)) {
+    failed ||= `not exactly once in order: ${tally}`;
+  }
+  if (!(got >= delivered(stopped))) failed ||= `the device got fewer than delivered: ${tally}`;
 } catch (error) {
   failed = error instanceof Error ? error.message : String(error);
 } finally {
