@@ -67,10 +67,18 @@ export async function identities(n: number): Promise<LocalIdentity[]> {
   return await Promise.all(Array.from({ length: n }, () => createIdentity(new Vault())));
 }
 
-/** A device behind `g` whose `inbox` records every message, in order. */
+/**
+ * A device behind `g` whose `inbox` records every message, in order, and `delivered` what
+ * clients' reliable streams handed it (their first line: the sequence number).
+ */
 async function deviceBehind(g: { port: () => number }, identity: LocalIdentity) {
   const received: string[] = [];
+  const delivered: number[] = [];
   const device: Device = await startDevice({
+    onDelivered: (m) => {
+      const text = new TextDecoder().decode(m.payload);
+      delivered.push(Number(text.slice(0, text.indexOf("\n"))));
+    },
     identity,
     relay: { transport: "tcp", hostPort: `127.0.0.1:${g.port()}` },
     name: "sensor",
@@ -80,7 +88,7 @@ async function deviceBehind(g: { port: () => number }, identity: LocalIdentity) 
   device.node.startWorker("inbox", (ctx) => {
     received.push(new TextDecoder().decode(ctx.message.payload));
   }, { consumes: [device.listener.flow] });
-  return { device, received };
+  return { device, received, delivered };
 }
 
 /**
@@ -90,20 +98,25 @@ async function deviceBehind(g: { port: () => number }, identity: LocalIdentity) 
  */
 export async function stack(
   queue: RelayQueue,
-  relayOptions: { port?: number; wsPort?: number } = {},
+  relayOptions: { port?: number; wsPort?: number; clientGate?: boolean } = {},
 ) {
+  const { clientGate: withClientGate, ...relayPorts } = relayOptions;
   const [relayId, deviceId, clientId] = await identities(3);
   const s = {
     queue,
     relayId: relayId!,
-    relay: await startRelayNode({ identity: relayId!, queue, liveness: LINK, ...relayOptions }),
+    relay: await startRelayNode({ identity: relayId!, queue, liveness: LINK, ...relayPorts }),
   };
   const ports = { tcp: Number(s.relay.tcp.split(":")[1]), ws: Number(s.relay.ws.split(":")[1]) };
   const g = gate(() => ports.tcp);
-  const { device, received } = await deviceBehind(g, deviceId!);
+  const { device, received, delivered } = await deviceBehind(g, deviceId!);
+  // The client dials the relay's WebSocket, or its TCP port through a gate of its own.
+  const clientGate = withClientGate ? gate(() => ports.tcp) : undefined;
   const client = await connectToDevice({
     identity: clientId!,
-    relay: { transport: "ws", hostPort: s.relay.ws },
+    relay: clientGate
+      ? { transport: "tcp", hostPort: `127.0.0.1:${clientGate.port()}` }
+      : { transport: "ws", hostPort: s.relay.ws },
     to: "sensor",
     link: LINK,
   });
@@ -119,10 +132,22 @@ export async function stack(
     await client.close();
     await device.close();
     g.down();
+    clientGate?.down();
     await s.relay.close();
     s.queue.close();
   };
-  return Object.assign(s, { ports, gate: g, device, received, client, send, offline, close });
+  return Object.assign(s, {
+    ports,
+    gate: g,
+    clientGate,
+    device,
+    received,
+    delivered,
+    client,
+    send,
+    offline,
+    close,
+  });
 }
 
 /** Whether the relay holds `sensor` for its device while the device's link is down. */
