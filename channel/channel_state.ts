@@ -24,7 +24,7 @@ import type { VerifiedCredential } from "../identity/mod.ts";
 import { Address } from "../routing/address.ts";
 import { Route } from "../routing/route.ts";
 import { CHANNEL_SECRET, type KeyStore } from "../vault/key_store.ts";
-import type { ChannelPeer } from "./secure_channel_options.ts";
+import type { ChannelPeer } from "./channel_peer.ts";
 import type { CipherName } from "./suite.ts";
 
 /** One channel's persisted state (see the module documentation). */

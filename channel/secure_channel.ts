@@ -7,15 +7,7 @@
  * @module
  */
 import { ChannelError, SealrouteError } from "../errors.ts";
-import {
-  type CredentialAndPurposeKey,
-  decodeRefreshCredentials,
-  encodeRefreshCredentials,
-  type Identity,
-  importIdentity,
-  systemClock,
-  verifyRefreshCredentials,
-} from "../identity/mod.ts";
+import { type CredentialAndPurposeKey, encodeRefreshCredentials } from "../identity/mod.ts";
 import { Address } from "../routing/address.ts";
 import type { Flow } from "../routing/flow_controls.ts";
 import type { Node } from "../routing/node.ts";
@@ -29,7 +21,7 @@ import type { Encryptor } from "./encryptor.ts";
 import { type ChannelMessage, decodeChannelMessage, encodeChannelMessage } from "./messages.ts";
 import { errorFields, identityOf, peerLimits } from "./_handshake.ts";
 import type { ChannelJournal } from "./_channel_journal.ts";
-import { firstExpiry, peerAt, peerWith } from "./_peer_credentials.ts";
+import { PeerState } from "./_peer_credentials.ts";
 import {
   ChannelRoute,
   DEFAULT_MAX_HELD_BYTES,
@@ -134,10 +126,7 @@ export class SecureChannel implements AsyncDisposable {
   #encryptor: Encryptor;
   #decryptor: Decryptor;
   #flow: Flow;
-  #peer: ChannelPeer;
-  /** When the first of the peer's credentials expires (seconds). */
-  #expiry: number;
-  #peerIdentity: Identity | undefined; // the peer's verified identity, for refreshes
+  #peerState: PeerState;
   #options: SecureChannelOptions;
   #journal: ChannelJournal | undefined;
   #maxInFlight: number;
@@ -161,12 +150,13 @@ export class SecureChannel implements AsyncDisposable {
     this.#decryptorAddress = parts.decryptorAddress;
     this.#encryptor = parts.encryptor;
     this.#decryptor = parts.decryptor;
-    this.#peer = parts.peer;
-    this.#expiry = firstExpiry(parts.peer);
-    this.#peerIdentity = identityOf(parts.peer);
+    this.#peerState = new PeerState(parts.peer, identityOf(parts.peer), {
+      channel: parts.options,
+      limits: peerLimits(parts.options),
+    });
     this.#options = parts.options;
     this.#journal = parts.journal;
-    this.#journal?.attach(() => this.#peer);
+    this.#journal?.attach(() => this.#peerState.peer);
     this.#maxInFlight = parts.options.maxInFlight ?? 64;
     this.#closed = new Promise((resolve) => this.#resolveClosed = resolve);
     this.#node.startWorker(this.#encryptorAddress, (ctx) => this.#encrypt(ctx), {
@@ -196,7 +186,7 @@ export class SecureChannel implements AsyncDisposable {
         this.#stop().catch((e) => this.#log("error", "could not stop the channel", e));
       },
       log: (level, message, error) => this.#log(level, message, error),
-      peer: this.#peer.identifier,
+      peer: this.#peerState.peer.identifier,
     });
     // Renewed credentials go to the peer by themselves while the channel is open.
     const source = parts.options.credentialSource;
@@ -245,13 +235,13 @@ export class SecureChannel implements AsyncDisposable {
 
   /** The authenticated peer's identifier. */
   get remoteIdentifier(): string {
-    return this.#peer.identifier;
+    return this.#peerState.peer.identifier;
   }
 
   /** The authenticated peer's attributes, from credentials that verified. */
   get remoteAttributes(): Readonly<Record<string, Uint8Array>> {
     this.#credentialsNow();
-    return this.#peer.attributes;
+    return this.#peerState.peer.attributes;
   }
 
   /** Whether this end started the handshake. */
@@ -400,7 +390,7 @@ export class SecureChannel implements AsyncDisposable {
 
   /** String form without secrets. */
   toString(): string {
-    return `SecureChannel(${this.#role}, ${this.#encryptorAddress} <-> ${this.#peer.identifier})`;
+    return `SecureChannel(${this.#role}, ${this.#encryptorAddress} <-> ${this.#peerState.peer.identifier})`;
   }
 
   /** Internal: a frame arrived at the decryptor address. */
@@ -572,8 +562,8 @@ export class SecureChannel implements AsyncDisposable {
           returnRoute: inner.returnRoute.prepend(this.#encryptorAddress),
           payload: inner.payload,
           localInfo: {
-            [LOCAL_INFO_IDENTIFIER]: this.#peer.identifier,
-            [LOCAL_INFO_ATTRIBUTES]: this.#peer.attributes,
+            [LOCAL_INFO_IDENTIFIER]: this.#peerState.peer.identifier,
+            [LOCAL_INFO_ATTRIBUTES]: this.#peerState.peer.attributes,
             [LOCAL_INFO_CHANNEL]: this.#encryptorAddress.toString(),
           },
         });
@@ -586,7 +576,7 @@ export class SecureChannel implements AsyncDisposable {
       case "close":
         this.#peerClosed = new ChannelError(
           "closed-by-peer",
-          `${this.#peer.identifier} closed the channel`,
+          `${this.#peerState.peer.identifier} closed the channel`,
         );
         this.#stop().catch((error) => this.#log("error", "could not stop the channel", error));
         return;
@@ -601,33 +591,10 @@ export class SecureChannel implements AsyncDisposable {
           );
           return;
         }
-        await this.#refresh(message.body).catch((error) => {
+        await this.#peerState.refresh(message.body).catch((error) => {
           this.#log("warn", "refused refreshed credentials", error);
         });
     }
-  }
-
-  async #refresh(body: Uint8Array): Promise<void> {
-    // Ockam: verify as in the handshake, with the channel's peer as the expected identity.
-    // Bounded (history length, credential count and size) and cheap checks first (the
-    // claimed identifier); an unchanged history is not verified again. One refresh is
-    // verified at a time: they are handled in order, and older ones of a burst skipped.
-    const limits = peerLimits(this.#options);
-    const refresh = decodeRefreshCredentials(body);
-    const known = this.#peerIdentity ?? await importIdentity(refresh.changeHistory, {
-      ...(limits.maxChanges !== undefined ? { maxChanges: limits.maxChanges } : {}),
-      expectedIdentifier: this.#peer.identifier,
-    });
-    const verified = await verifyRefreshCredentials(refresh, {
-      ...limits,
-      peer: known,
-      ...(this.#options.authorities ? { authorities: this.#options.authorities } : {}),
-      ...(this.#options.clock ? { clock: this.#options.clock } : {}),
-    });
-    this.#peerIdentity = verified.identity;
-    if (!this.#options.authorities) return;
-    this.#peer = peerWith(verified.identity.identifier, verified.credentials);
-    this.#expiry = firstExpiry(this.#peer);
   }
 
   /**
@@ -635,12 +602,9 @@ export class SecureChannel implements AsyncDisposable {
    * no longer holds without them, closes the channel (`credential-expired`) and returns false.
    */
   #credentialsNow(): boolean {
-    if (this.#expiry === Number.POSITIVE_INFINITY) return true;
-    const now = (this.#options.clock ?? systemClock)();
-    if (now < this.#expiry) return true;
-    const { peer, trusted } = peerAt(this.#peer, now, this.#options.trustPolicy);
-    this.#peer = peer;
-    this.#expiry = firstExpiry(peer);
+    const { dropped, trusted } = this.#peerState.expire();
+    if (!dropped) return true;
+    const peer = this.#peerState.peer;
     if (trusted) {
       this.#node.logger.info("secure channel: peer credentials expired, attributes dropped", {
         peer: peer.identifier,

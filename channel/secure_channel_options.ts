@@ -9,7 +9,6 @@ import type {
   Identity,
   LocalIdentity,
   TrustPolicy,
-  VerifiedCredential,
 } from "../identity/mod.ts";
 import type { ChannelStateStore } from "./channel_state.ts";
 
@@ -106,15 +105,7 @@ export interface CredentialSource {
   onChange(listener: (credentials: readonly CredentialAndPurposeKey[]) => void): () => void;
 }
 
-/** The authenticated peer of a channel. */
-export interface ChannelPeer {
-  /** Its identifier (`I` + 64 hex). */
-  readonly identifier: string;
-  /** Attributes from its verified credentials (name → value bytes). */
-  readonly attributes: Readonly<Record<string, Uint8Array>>;
-  /** The credentials the attributes come from (each holds until its `expiresAt`). */
-  readonly credentials?: readonly VerifiedCredential[];
-}
+export type { ChannelPeer } from "./channel_peer.ts";
 
 /** Local-info key under which channels record the peer's verified attributes. */
 export const LOCAL_INFO_ATTRIBUTES = "sealroute.attributes";
