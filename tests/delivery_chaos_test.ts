@@ -3,6 +3,7 @@
 // schedule the device's link and the client's link are cut at random points and the relay is
 // stopped and started again on the same ports and the same SQLite queue (at least three
 // times). Every message arrives exactly once and in order; the seed is in the failure.
+import { seededRandom } from "../transport/mod.ts";
 import assert from "node:assert/strict";
 import { runDelivery } from "../cli/_client_delivery.ts";
 import { startRelayNode } from "../cli/_relay.ts";
@@ -12,20 +13,9 @@ import { LINK, stack } from "./_relay_stack.ts";
 
 const COUNT = 10_000;
 
-/** mulberry32, enough for a schedule. */
-function random(seed: number): () => number {
-  let state = seed;
-  return () => {
-    state = (state + 0x6d2b79f5) | 0;
-    let t = Math.imul(state ^ (state >>> 15), 1 | state);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
-
 Deno.test("10,000 messages exactly once and in order across link cuts and relay restarts", async () => {
   const seed = Number(Deno.env.get("SEALROUTE_CHAOS_SEED") ?? String(Date.now() % 2 ** 31));
-  const next = random(seed);
+  const next = seededRandom(seed);
   const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
   const dir = await Deno.makeTempDir();
   const file = `${dir}/queue.db`;

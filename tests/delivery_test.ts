@@ -1,6 +1,7 @@
 // Reliable delivery end to end (issue 14): through a secure channel past a malicious hop
 // that drops, duplicates, reorders and replays frames; 10,000 messages over a link cut again
 // and again; a plain channel without the layer untouched.
+import { seededRandom } from "../transport/mod.ts";
 import assert from "node:assert/strict";
 import { DeliveryError } from "../errors.ts";
 import { createSecureChannel, createSecureChannelListener } from "../channel/mod.ts";
@@ -31,17 +32,6 @@ const u32 = (n: number, size = 4) => {
 };
 const fromU32 = (b: Uint8Array) => new DataView(b.buffer, b.byteOffset, 4).getUint32(0);
 
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /**
  * A hop that misbehaves, in both directions: drops, duplicates, holds back (reorders) and
  * replays earlier frames, from a seed. It forwards what it keeps with itself prepended to
@@ -51,7 +41,7 @@ function startEvilHop(
   node: Node,
   options: { seed: number; consumes: Parameters<Node["startWorker"]>[2] },
 ) {
-  const random = prng(options.seed);
+  const random = seededRandom(options.seed);
   const held: RoutedMessage[] = [];
   const history: RoutedMessage[] = [];
   const counts = { dropped: 0, duplicated: 0, reordered: 0, replayed: 0, forwarded: 0 };

@@ -96,7 +96,7 @@ class FaultyLink {
   constructor(inner: Duplex, options: FaultDuplexOptions) {
     this.#inner = inner;
     const seed = options.seed ?? 1;
-    this.#random = mulberry32(seed);
+    this.#random = seededRandom(seed);
     this.#plan = [...(options.schedule ?? [])].sort((x, y) => x.afterBytes - y.afterBytes);
     this.#randomOptions = options.random;
     this.#next = this.#plan.shift() ?? this.#randomFault();
@@ -210,8 +210,19 @@ class FaultyLink {
   }
 }
 
-// A small seeded PRNG (mulberry32) for reproducible test schedules; not for secrets.
-function mulberry32(seed: number): () => number {
+/**
+ * A small seeded pseudo-random generator (mulberry32) for reproducible fault and test
+ * schedules: the same seed gives the same numbers in [0, 1). Not for anything secret.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { seededRandom } from "@sealroute/sealroute/transport";
+ * const a = seededRandom(7), b = seededRandom(7);
+ * assert.equal(a(), b());
+ * ```
+ */
+export function seededRandom(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

@@ -66,6 +66,7 @@ export {
   type FaultDuplexOptions,
   type FaultKind,
   type ScheduledFault,
+  seededRandom,
 } from "./fault_duplex.ts";
 export {
   attachWebSocket,

@@ -7,6 +7,7 @@
 //
 //   npx -y deno@2.9.6 task chaos [--seconds 60] [--seed N]
 import { parseArgs } from "node:util";
+import { seededRandom } from "../../transport/mod.ts";
 import { Proc } from "../_proc.ts";
 
 const { values } = parseArgs({
@@ -17,16 +18,7 @@ const seconds = Number(values.seconds ?? "60");
 const seed = Number(values.seed ?? String(Date.now() % 2 ** 31));
 console.log(`chaos: seed=${seed} seconds=${seconds}`);
 
-/** mulberry32: a small seeded generator, enough for a schedule. */
-function random(state: number): () => number {
-  return () => {
-    state = (state + 0x6d2b79f5) | 0;
-    let t = Math.imul(state ^ (state >>> 15), 1 | state);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
-const next = random(seed);
+const next = seededRandom(seed);
 const between = (lo: number, hi: number) => Math.round(lo + next() * (hi - lo));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
