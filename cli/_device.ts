@@ -20,8 +20,10 @@
  */
 import { type AccessHook, Node, type Relay } from "../routing/mod.ts";
 import {
+  type ChannelStateStore,
   createSecureChannelListener,
   type CredentialSource,
+  resumeSecureChannels,
   type SecureChannel,
   type SecureChannelListener,
 } from "../channel/mod.ts";
@@ -76,6 +78,11 @@ export interface DeviceOptions {
   onRegistered?: (registrations: number) => void;
   /** Called when registering again after a reconnect failed and will be retried. */
   onRetry?: (error: unknown, retryIn: number) => void;
+  /**
+   * Keeps clients' channels resumable across a crash of this process (their keys and
+   * counters in this store) and resumes the ones it holds at start. Default: none.
+   */
+  resume?: ChannelStateStore;
   /** Called with each message a client's reliable stream delivered (exactly once each). */
   onDelivered?: (message: DeliveredMessage) => void;
 }
@@ -103,6 +110,8 @@ export interface Device extends AsyncDisposable {
   readonly executed: readonly string[];
   /** The receiver of clients' reliable streams (its `stats` count what it delivered). */
   readonly delivery: DeliveryReceiver;
+  /** Clients' channels resumed at start (with `resume`). */
+  readonly resumed: number;
   /**
    * Resolves with why the device can no longer be reached: `replaced` (its identity
    * registered elsewhere), `relay-refused` (another identity took the name while the link
@@ -150,7 +159,18 @@ export async function startDevice(options: DeviceOptions): Promise<Device> {
       ...common,
       ...(options.clientTrust ? { trustPolicy: options.clientTrust } : {}),
       ...(options.onClient ? { onChannel: options.onClient } : {}),
+      ...(options.resume ? { resume: options.resume } : {}),
     });
+    // Clients' channels from before a crash come back at their old addresses, without a
+    // handshake; the registration below makes them reachable through the relay again.
+    const resumed = options.resume
+      ? (await resumeSecureChannels(node, {
+        ...common,
+        ...(options.clientTrust ? { trustPolicy: options.clientTrust } : {}),
+        store: options.resume,
+        listener,
+      })).channels.length
+      : 0;
     const session = await RelaySession.open({
       node,
       link,
@@ -207,6 +227,7 @@ export async function startDevice(options: DeviceOptions): Promise<Device> {
       listener,
       executed,
       delivery,
+      resumed,
       lost: session.lost,
       close,
       [Symbol.asyncDispose]: close,

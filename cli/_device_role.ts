@@ -4,6 +4,8 @@
 // exit.
 import { SealrouteError } from "../errors.ts";
 import { type Device, startDevice } from "./_device.ts";
+import { ChannelStateStore } from "../channel/mod.ts";
+import { FileKeyStore } from "../vault/deno.ts";
 import { membership } from "./_membership.ts";
 import { type FieldValue, Output } from "./_output.ts";
 import {
@@ -55,7 +57,7 @@ export async function runDeviceRole(
       ...spec.strings ?? [],
     ],
     list: ["trust", "relay-id"],
-    boolean: ["verbose", "json"],
+    boolean: ["verbose", "json", "resume"],
   });
   const relayText = flags.string.relay;
   const name = flags.string.name;
@@ -77,7 +79,12 @@ export async function runDeviceRole(
   const accepted = clientTrust ?? member?.trustPolicy;
   if (!accepted) out.warn(role, "every client identity is accepted; pass --trust I… to restrict");
   const streams = new DeliveryTally();
+  // Clients' channels survive a crash of this process: their state in <state>/channels.
+  const resume = flags.boolean.resume
+    ? new ChannelStateStore(new FileKeyStore(`${stateDir}/channels`))
+    : undefined;
   const device = await startDevice({
+    ...(resume ? { resume } : {}),
     onDelivered: (message) => streams.count(message),
     identity,
     relay: relayAddress,
@@ -120,6 +127,7 @@ export async function runDeviceRole(
       identifier: device.identifier,
       name,
       relay: device.relay.address.toString(),
+      resumed: resume ? device.resumed : undefined,
       ...spec.ready(device, flags, out),
     });
     const reason = await Promise.race([aborted(stop).then(() => undefined), device.lost]);

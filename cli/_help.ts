@@ -99,6 +99,8 @@ Options:
       --trust I…           client identities to accept (repeatable; default any)
       --relay-id I…        the relay node's identifier, checked on connect
       --timeout MS         handshake timeout (default 5000)
+      --resume             keep clients' channels resumable across a crash of this
+                           process (<state>/channels) and resume them at start
 ${ENROLL}
 ${LINK}
       --json               print one JSON object per event line

@@ -29,7 +29,7 @@ function startRelay(dir: string, tcp = "0", ws = "0"): Proc {
   ]);
 }
 
-async function fleet(): Promise<Fleet> {
+async function fleet(deviceFlags: string[] = []): Promise<Fleet> {
   const dir = await Deno.makeTempDir();
   const procs: Proc[] = [];
   const relay = startRelay(dir);
@@ -46,6 +46,7 @@ async function fleet(): Promise<Fleet> {
     "--state",
     `${dir}/device`,
     ...LIVENESS,
+    ...deviceFlags,
   ]);
   procs.push(device);
   await device.waitFor(/^device ready /);
@@ -168,6 +169,30 @@ Deno.test("device restart under a running client: the client opens a new channel
     assert.equal(summary.failed, "0");
     assert.equal(summary.handshakes, "2");
     assert.equal(device.count(/^client connected /), 1);
+  } finally {
+    await cleanup(f);
+  }
+});
+
+Deno.test("device killed -9 with --resume and restarted: the client's channel resumes, no handshake", async () => {
+  const f = await fleet(["--resume"]);
+  try {
+    const c = client(f, 300);
+    await c.waitFor(/^progress sent=\d+ delivered=([4-9]\d|\d{3,})/);
+    f.device.signal("SIGKILL");
+    await f.device.done;
+    const device = new Proc([
+      ...["device", "--relay", `127.0.0.1:${f.ports.tcp}`, "--name", "sensor"],
+      ...["--state", `${f.dir}/device`, "--resume", ...LIVENESS],
+    ]);
+    f.procs.push(device);
+    const { input: ready } = await device.waitFor(/^device ready /);
+    assert.match(ready, / resumed=1 /, "the client's channel came back from the store");
+    const summary = await done(c);
+    assert.equal(summary.delivered, "300");
+    assert.equal(summary.failed, "0");
+    assert.equal(summary.handshakes, "1", "the same channel, no new handshake");
+    assert.equal(device.count(/^client connected /), 0, "the restarted device saw no handshake");
   } finally {
     await cleanup(f);
   }
