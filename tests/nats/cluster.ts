@@ -1,0 +1,196 @@
+/**
+ * Test infrastructure: Debian's `nats-server`, installed when missing, and a JetStream
+ * cluster on loopback started and stopped by PID.
+ *
+ * @module
+ */
+
+/** Whether `nats-server --version` runs. */
+async function natsServerWorks(): Promise<boolean> {
+  try {
+    const out = await new Deno.Command("nats-server", {
+      args: ["--version"],
+      stdout: "null",
+      stderr: "null",
+    }).output();
+    return out.success;
+  } catch {
+    return false;
+  }
+}
+
+async function run(cmd: string, args: string[]): Promise<void> {
+  const out = await new Deno.Command(cmd, {
+    args,
+    env: { DEBIAN_FRONTEND: "noninteractive" },
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  if (!out.success) {
+    const tail = new TextDecoder().decode(out.stderr).slice(-500);
+    throw new Error(`${cmd} ${args.join(" ")} failed (${out.code}): ${tail}`);
+  }
+}
+
+/**
+ * Installs Debian's `nats-server` (`apt-get update && apt-get install -y nats-server`) unless
+ * `nats-server --version` already works. Resolves `true` when it is usable afterwards.
+ */
+export async function ensureNatsServer(): Promise<boolean> {
+  if (await natsServerWorks()) return true;
+  try {
+    await run("apt-get", ["update", "-qq"]);
+    await run("apt-get", ["install", "-y", "-qq", "nats-server"]);
+  } catch {
+    return false;
+  }
+  return await natsServerWorks();
+}
+
+/** A running cluster: client URLs (one per node) and per-node control. */
+export interface NatsCluster {
+  /** `nats://127.0.0.1:PORT` of each node, in node order. */
+  readonly urls: string[];
+  /** Kills node `index` with SIGKILL (kill -9) and waits for it to exit. */
+  kill(index: number): Promise<void>;
+  /** Stops every node still running (SIGTERM, then SIGKILL after a grace) and removes its dirs. */
+  stop(): Promise<void>;
+}
+
+/** Options for {@linkcode startNatsCluster}. */
+export interface NatsClusterOptions {
+  /** Number of nodes. Default 3. */
+  nodes?: number;
+  /** How long to wait for the cluster to form, in ms (a hang guard). Default 20 s. */
+  timeout?: number;
+}
+
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
+interface Ports {
+  client: number;
+  cluster: number;
+  monitor: number;
+}
+
+function config(name: string, ports: Ports, all: Ports[], storeDir: string): string {
+  const routes = all.filter((p) => p !== ports).map((p) => `nats-route://127.0.0.1:${p.cluster}`);
+  return [
+    `server_name: ${name}`,
+    `host: 127.0.0.1`,
+    `port: ${ports.client}`,
+    `http: "127.0.0.1:${ports.monitor}"`,
+    `jetstream { store_dir: ${JSON.stringify(storeDir)} }`,
+    `cluster {`,
+    `  name: sealroute-test`,
+    `  listen: "127.0.0.1:${ports.cluster}"`,
+    `  routes: [${routes.map((r) => JSON.stringify(r)).join(", ")}]`,
+    `}`,
+    ``,
+  ].join("\n");
+}
+
+async function canConnect(port: number): Promise<boolean> {
+  try {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    conn.close();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function numRoutes(monitor: number): Promise<number> {
+  try {
+    const response = await fetch(`http://127.0.0.1:${monitor}/routez`);
+    const body = await response.json() as { num_routes?: number };
+    return body.num_routes ?? 0;
+  } catch {
+    return -1;
+  }
+}
+
+/**
+ * Starts `nodes` `nats-server` processes with JetStream on 127.0.0.1 (free ports, one temp
+ * store dir each, routes to all the others) and resolves once every client port accepts
+ * connections and every node reports `nodes - 1` routes on `/routez`.
+ */
+export async function startNatsCluster(options: NatsClusterOptions = {}): Promise<NatsCluster> {
+  const count = options.nodes ?? 3;
+  const timeout = options.timeout ?? 20_000;
+  const root = await Deno.makeTempDir({ prefix: "sealroute-nats-" });
+  const ports: Ports[] = Array.from({ length: count }, () => ({
+    client: freePort(),
+    cluster: freePort(),
+    monitor: freePort(),
+  }));
+  const children: (Deno.ChildProcess | undefined)[] = [];
+  const stopChild = async (index: number, signal: Deno.Signal): Promise<void> => {
+    const child = children[index];
+    if (!child) return;
+    children[index] = undefined;
+    try {
+      child.kill(signal);
+    } catch {
+      // already exited
+    }
+    if (signal === "SIGKILL") {
+      await child.status;
+      return;
+    }
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const exited = await Promise.race([
+      child.status.then(() => true),
+      new Promise<false>((resolve) => timer = setTimeout(() => resolve(false), 3000)),
+    ]);
+    clearTimeout(timer);
+    if (!exited) {
+      try {
+        child.kill("SIGKILL");
+      } catch {
+        // exited meanwhile
+      }
+      await child.status;
+    }
+  };
+  const stop = async (): Promise<void> => {
+    await Promise.all(children.map((_, i) => stopChild(i, "SIGTERM")));
+    await Deno.remove(root, { recursive: true }).catch(() => {});
+  };
+  try {
+    for (let i = 0; i < count; i++) {
+      const dir = `${root}/n${i}`;
+      await Deno.mkdir(`${dir}/js`, { recursive: true });
+      const file = `${dir}/nats.conf`;
+      await Deno.writeTextFile(file, config(`n${i}`, ports[i]!, ports, `${dir}/js`));
+      children[i] = new Deno.Command("nats-server", {
+        args: ["-c", file],
+        stdout: "null",
+        stderr: "null",
+      }).spawn();
+    }
+    const deadline = Date.now() + timeout;
+    for (;;) {
+      const up = await Promise.all(ports.map((p) => canConnect(p.client)));
+      const routes = await Promise.all(ports.map((p) => numRoutes(p.monitor)));
+      if (up.every(Boolean) && routes.every((n) => n >= count - 1)) break;
+      if (Date.now() > deadline) {
+        throw new Error(`NATS cluster did not form: up ${up}, routes ${routes}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return {
+    urls: ports.map((p) => `nats://127.0.0.1:${p.client}`),
+    kill: (index) => stopChild(index, "SIGKILL"),
+    stop,
+  };
+}
