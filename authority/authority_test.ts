@@ -116,6 +116,9 @@ Deno.test("enroll, issue, use in a channel, refresh across expiry, then removal"
       credentials: refresher.credentials,
       clock,
     });
+    // The server verifies message 3 after the initiator sent it: let it, before the clock
+    // moves on (else it could check the credential at the later time).
+    await until(() => accepted.length === 2, "the server accepting the refreshed credential");
     await second.close();
 
     // Removed: no new credential, and channels are refused once the last one expired.
