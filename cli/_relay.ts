@@ -249,6 +249,7 @@ function startStatus(node: Node, options: {
         ...(r.identity === undefined ? {} : { identity: r.identity }),
         since: new Date(r.since).toISOString(),
         online: r.online,
+        queued: r.queued,
       }));
       reply = JSON.stringify({ names, count: names.length });
       node.logger.info("status served", { identity, count: names.length });

@@ -25,6 +25,8 @@ interface Entry {
   since?: string;
   /** False while the holder's link is down and the relay keeps its frames. */
   online?: boolean;
+  /** Frames the relay keeps for it. */
+  queued?: number;
 }
 
 /** A field value from the relay for a `k=v` line: as is when plain, else quoted. */
@@ -45,16 +47,20 @@ function parseReply(text: string, where: string): Entry[] {
   const names = (value as { names?: unknown } | null)?.names;
   if (!Array.isArray(names)) throw bad("no names list");
   return names.map((entry: unknown): Entry => {
-    const { name, identity, since, online } = (entry ?? {}) as Record<string, unknown>;
+    const { name, identity, since, online, queued } = (entry ?? {}) as Record<string, unknown>;
     if (typeof name !== "string") throw bad("a name is not a string");
     if (identity !== undefined && typeof identity !== "string") throw bad("identity");
     if (since !== undefined && typeof since !== "string") throw bad("since");
     if (online !== undefined && typeof online !== "boolean") throw bad("online");
+    if (queued !== undefined && !(Number.isSafeInteger(queued) && (queued as number) >= 0)) {
+      throw bad("queued");
+    }
     return {
       name,
       ...(identity === undefined ? {} : { identity }),
       ...(since === undefined ? {} : { since }),
       ...(online === undefined ? {} : { online }),
+      ...(queued === undefined ? {} : { queued: queued as number }),
     };
   });
 }
@@ -150,6 +156,7 @@ export async function statusCommand(args: readonly string[]): Promise<void> {
       identity: e.identity === undefined || out.json ? e.identity : plain(e.identity),
       since: e.since === undefined || out.json ? e.since : plain(e.since),
       online: e.online,
+      queued: e.queued,
     });
   }
   out.event("status", { count: entries.length });

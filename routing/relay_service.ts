@@ -97,6 +97,8 @@ export interface RelayService {
     readonly since: number;
     /** Whether the holder's link is up (false: held for it, queueing; see `queue`). */
     readonly online: boolean;
+    /** Frames waiting for it in the store-and-forward queue (0 without one). */
+    readonly queued: number;
   }[];
   /** Stops the service, its aliases and every relay. */
   close(): Promise<void>;
@@ -442,6 +444,7 @@ export function startRelayService(node: Node, options: RelayServiceOptions = {})
         identity: entry.registration.identity,
         since: entry.registration.since,
         online: entry.offline === undefined,
+        queued: queue?.size(relay) ?? 0,
       })),
     close,
     [Symbol.asyncDispose]: close,

@@ -471,8 +471,8 @@ Deno.test("registrations() lists each relay's name and holder, and forgets remov
   await using _anonymous = await createRelay(node, [], "open", { timeout: 1000 });
   const listed = service.registrations().sort((a, b) => a.name.localeCompare(b.name));
   assert.deepEqual(listed.map(({ since: _, ...rest }) => rest), [
-    { relay: "forward_to_open", name: "open", identity: undefined, online: true },
-    { relay: "forward_to_sensor", name: "sensor", identity: "Ialice", online: true },
+    { relay: "forward_to_open", name: "open", identity: undefined, online: true, queued: 0 },
+    { relay: "forward_to_sensor", name: "sensor", identity: "Ialice", online: true, queued: 0 },
   ]);
   for (const r of listed) assert(r.since >= before && r.since <= Date.now());
   // A refused claim changes nothing.

@@ -98,7 +98,7 @@ Deno.test("listen + send + status: messages printed and answered ok, status for 
     const lines = status.stdout.trim().split("\n");
     assert.equal(lines.at(-1), "status count=2");
     const listed = lines.slice(0, -1).map((l) => {
-      const m = /^registered name=(\S+) identity=(I\S+) since=(\S+) online=true$/.exec(l);
+      const m = /^registered name=(\S+) identity=(I\S+) since=(\S+) online=true queued=0$/.exec(l);
       assert.ok(m, l);
       assert.ok(!Number.isNaN(Date.parse(m[3]!)), l);
       return [m[1], m[2]];
@@ -158,7 +158,7 @@ Deno.test("relay --trust with --operator: the operator may ask status; nobody el
     assert.match(
       status.stdout,
       new RegExp(
-        `^registered name=box identity=${listener} since=\\S+ online=true\nstatus count=1\n$`,
+        `^registered name=box identity=${listener} since=\\S+ online=true queued=0\nstatus count=1\n$`,
       ),
     );
     // Neither trusted nor an operator: no channel at all (exit 1, not a usage error).

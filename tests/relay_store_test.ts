@@ -20,6 +20,8 @@ Deno.test("store-and-forward: frames for an offline device wait at the relay and
     for (let i = 0; i < 50; i++) await s.send(`queued ${i}`);
     await until(() => s.queue.size("forward_to_sensor") === 50, "50 frames queued");
     assert.equal(s.received.length, 1, "nothing reached the offline device");
+    const held = s.relay.relays.registrations().find((r) => r.name === "sensor");
+    assert.deepEqual([held?.online, held?.queued], [false, 50], "what status reports");
 
     // Another identity cannot take the name (and so the frames) while it is held.
     const [other] = await identities(1);
