@@ -197,8 +197,6 @@ export interface TelemetryOptions {
   timeout?: number;
   /** Bytes repeated to fill each request after its sequence number. */
   filler?: Uint8Array;
-  /** Called about once a second with the replies so far. */
-  onProgress?: (done: number, elapsedMs: number) => void;
   /** Updated as requests go out and replies come back (for a progress line). */
   counters?: { sent: number; delivered: number };
 }
@@ -231,7 +229,6 @@ export async function runTelemetry(
   let replies = 0;
   let rttTotal = 0;
   let last = "";
-  let lastProgress = started;
   let failure: unknown;
   const payload = (seq: number): Uint8Array => {
     const head = new TextEncoder().encode(String(seq));
@@ -257,11 +254,6 @@ export async function runTelemetry(
       } catch (error) {
         failure ??= error;
         return;
-      }
-      const now = performance.now();
-      if (options.onProgress && now - lastProgress >= 1000) {
-        lastProgress = now;
-        options.onProgress(replies, now - started);
       }
       if (interval > 0) await new Promise((r) => setTimeout(r, interval));
     }

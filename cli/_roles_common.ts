@@ -15,8 +15,13 @@ import { type ReconnectingLink, reconnectWebSocket } from "../transport/mod.ts";
 import { reconnectTcp } from "../transport/deno.ts";
 import { Vault } from "../vault/mod.ts";
 import { FileKeyStore } from "../vault/deno.ts";
-import { CliFailure, errorText } from "./_errors.ts";
+import { CliFailure, errorText, statusOf } from "./_errors.ts";
 import { writableDir } from "./_state.ts";
+
+/** The default state directory of a role (never the repository or the current directory). */
+export { defaultStateDir } from "./_state.ts";
+/** Exit status of an error: 2 for a usage error, 1 for anything else. */
+export { statusOf as exitStatus } from "./_errors.ts";
 
 /** An error the programs report as `error [code]: message`, with no stack trace. */
 export { CliFailure as CliError, errorText as errorLine } from "./_errors.ts";
@@ -367,7 +372,7 @@ export async function runMain(
     await main(controller.signal);
   } catch (error) {
     console.error(errorText(error));
-    status = exitStatus(error);
+    status = statusOf(error);
   } finally {
     for (const s of signals) Deno.removeSignalListener(s, onSignal);
   }
@@ -387,21 +392,4 @@ export function aborted(signal: AbortSignal): Promise<void> {
 export function routeText(relay: RelayAddress, route: Iterable<unknown>): string {
   const [, ...rest] = [...route].map(String);
   return [`${relay.transport}:${relay.hostPort}`, ...rest].join(" => ");
-}
-
-/**
- * The default state directory of a role: `$XDG_STATE_HOME/sealroute/<role>`, or
- * `~/.local/state/sealroute/<role>` (never the repository or the current directory).
- */
-export function defaultStateDir(role: string): string {
-  const xdg = Deno.env.get("XDG_STATE_HOME");
-  if (xdg) return `${xdg}/sealroute/${role}`;
-  const home = Deno.env.get("HOME") ?? Deno.env.get("USERPROFILE");
-  if (!home) throw new CliFailure("usage", "no HOME or XDG_STATE_HOME is set; pass --state DIR");
-  return `${home}/.local/state/sealroute/${role}`;
-}
-
-/** Exit status of an error: 2 for a usage error, 1 for anything else. */
-export function exitStatus(error: unknown): number {
-  return error instanceof SealrouteError && error.code === "usage" ? 2 : 1;
 }

@@ -4,13 +4,12 @@
 import { createSecureChannel } from "../channel/mod.ts";
 import { SealrouteError } from "../errors.ts";
 import { Node } from "../routing/mod.ts";
-import { connectWebSocket } from "../transport/mod.ts";
-import { connectTcp } from "../transport/deno.ts";
 import { CliFailure, CliUsageError } from "./_errors.ts";
 import { quoteText } from "./_listen.ts";
 import { Output } from "./_output.ts";
 import {
   consoleLogger,
+  dialRelay,
   intFlag,
   parseFlags,
   parseRelayAddress,
@@ -86,19 +85,9 @@ export async function statusCommand(args: readonly string[]): Promise<void> {
   const where = `${relay.transport}://${relay.hostPort}`;
   const logger = consoleLogger("status", { verbose: flags.boolean.verbose ?? false });
   await using node = new Node({ logger });
-  // One request: a plain connection (no reconnecting link), as `send` dials.
-  const connection =
-    await (relay.transport === "tcp"
-      ? connectTcp(node, relay.hostPort)
-      : connectWebSocket(node, `ws://${relay.hostPort}`)).catch((error) => {
-        throw new CliFailure(
-          error instanceof SealrouteError ? error.code : "connect-failed",
-          `cannot reach the relay at ${where} (is it running, and is this its ` +
-            `${relay.transport} address?)`,
-          { cause: error },
-        );
-      });
-  const channel = await createSecureChannel(node, connection.route.append("api"), {
+  // One request: the link gives up as soon as one exchange would (as `send` dials).
+  await using link = await dialRelay(node, relay, { giveUpAfter: timeout });
+  const channel = await createSecureChannel(node, link.route.append("api"), {
     identity,
     timeout,
     ...(relayTrust ? { trustPolicy: relayTrust } : {}),
