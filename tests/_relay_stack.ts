@@ -128,6 +128,23 @@ export async function stack(
     await until(() => !device.link.connected, "the device noticing");
     await until(() => relayOffline(s.relay), "the relay holding the name");
   };
+  /**
+   * Stops the relay and starts it again on the same ports, on a new queue from `queue` (for a
+   * persistent store: the same file); `pause` runs while it is down.
+   */
+  const restartRelay = async (queue: () => RelayQueue, pause?: () => Promise<void>) => {
+    await s.relay.close();
+    s.queue.close();
+    await pause?.();
+    s.queue = queue();
+    s.relay = await startRelayNode({
+      identity: s.relayId,
+      queue: s.queue,
+      liveness: LINK,
+      port: ports.tcp,
+      wsPort: ports.ws,
+    });
+  };
   const close = async () => {
     await client.close();
     await device.close();
@@ -146,6 +163,7 @@ export async function stack(
     client,
     send,
     offline,
+    restartRelay,
     close,
   });
 }

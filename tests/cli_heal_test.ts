@@ -29,6 +29,14 @@ function startRelay(dir: string, tcp = "0", ws = "0"): Proc {
   ]);
 }
 
+/** A device registering `sensor` at the relay's TCP port, its state in `dir/device`. */
+function deviceProc(dir: string, tcp: string, flags: string[] = []): Proc {
+  return new Proc([
+    ...["device", "--relay", `127.0.0.1:${tcp}`, "--name", "sensor"],
+    ...["--state", `${dir}/device`, ...LIVENESS, ...flags],
+  ]);
+}
+
 async function fleet(deviceFlags: string[] = []): Promise<Fleet> {
   const dir = await Deno.makeTempDir();
   const procs: Proc[] = [];
@@ -37,17 +45,7 @@ async function fleet(deviceFlags: string[] = []): Promise<Fleet> {
   const [, tcp, ws] = await relay.waitFor(
     /^relay ready identifier=I\S+ tcp=\S+:(\d+) ws=\S+:(\d+)$/,
   );
-  const device = new Proc([
-    "device",
-    "--relay",
-    `127.0.0.1:${tcp}`,
-    "--name",
-    "sensor",
-    "--state",
-    `${dir}/device`,
-    ...LIVENESS,
-    ...deviceFlags,
-  ]);
+  const device = deviceProc(dir, tcp!, deviceFlags);
   procs.push(device);
   await device.waitFor(/^device ready /);
   return { dir, procs, relay, ports: { tcp: tcp!, ws: ws! }, device };
@@ -151,16 +149,7 @@ Deno.test("device restart under a running client: the client opens a new channel
     await c.waitFor(/^progress sent=\d+ delivered=([4-9]\d|\d{3,})/);
     f.device.signal("SIGKILL");
     await f.device.done;
-    const device = new Proc([
-      "device",
-      "--relay",
-      `127.0.0.1:${f.ports.tcp}`,
-      "--name",
-      "sensor",
-      "--state",
-      `${f.dir}/device`,
-      ...LIVENESS,
-    ]);
+    const device = deviceProc(f.dir, f.ports.tcp);
     f.procs.push(device);
     await device.waitFor(/^device ready /);
     await c.waitFor(/^client reopened device=\S+ handshakes=2$/);
@@ -181,10 +170,7 @@ Deno.test("device killed -9 with --resume and restarted: the client's channel re
     await c.waitFor(/^progress sent=\d+ delivered=([4-9]\d|\d{3,})/);
     f.device.signal("SIGKILL");
     await f.device.done;
-    const device = new Proc([
-      ...["device", "--relay", `127.0.0.1:${f.ports.tcp}`, "--name", "sensor"],
-      ...["--state", `${f.dir}/device`, "--resume", ...LIVENESS],
-    ]);
+    const device = deviceProc(f.dir, f.ports.tcp, ["--resume"]);
     f.procs.push(device);
     const { input: ready } = await device.waitFor(/^device ready /);
     assert.match(ready, / resumed=1 /, "the client's channel came back from the store");

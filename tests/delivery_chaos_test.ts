@@ -6,17 +6,16 @@
 import { seededRandom } from "../transport/mod.ts";
 import assert from "node:assert/strict";
 import { runDelivery } from "../cli/_client_delivery.ts";
-import { startRelayNode } from "../cli/_relay.ts";
 import { RelayQueue } from "../routing/mod.ts";
 import { SqliteRelayQueueStore } from "../routing/deno.ts";
-import { LINK, stack } from "./_relay_stack.ts";
+import { stack } from "./_relay_stack.ts";
 
 const COUNT = 10_000;
 
 Deno.test("10,000 messages exactly once and in order across link cuts and relay restarts", async () => {
   const seed = Number(Deno.env.get("SEALROUTE_CHAOS_SEED") ?? String(Date.now() % 2 ** 31));
   const next = seededRandom(seed);
-  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
   const dir = await Deno.makeTempDir();
   const file = `${dir}/queue.db`;
   const s = await stack(new RelayQueue({ store: new SqliteRelayQueueStore(file) }), {
@@ -42,17 +41,10 @@ Deno.test("10,000 messages exactly once and in order across link cuts and relay 
       if (finished && actions.relay >= 3) break;
       if (i % 4 === 3) {
         actions.relay++;
-        await s.relay.close();
-        s.queue.close();
-        await sleep(50 + Math.floor(next() * 200));
-        s.queue = new RelayQueue({ store: new SqliteRelayQueueStore(file) });
-        s.relay = await startRelayNode({
-          identity: s.relayId,
-          queue: s.queue,
-          liveness: LINK,
-          port: s.ports.tcp,
-          wsPort: s.ports.ws,
-        });
+        await s.restartRelay(
+          () => new RelayQueue({ store: new SqliteRelayQueueStore(file) }),
+          () => sleep(50 + Math.floor(next() * 200)),
+        );
       } else {
         const cut = next() < 0.5 ? s.gate : s.clientGate!;
         actions[cut === s.gate ? "device" : "client"]++;

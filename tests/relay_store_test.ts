@@ -5,11 +5,10 @@
 // bound refuses is told to the sender; another identity cannot take the name meanwhile; a
 // relay restarted on a SQLite queue still has them.
 import assert from "node:assert/strict";
-import { startRelayNode } from "../cli/_relay.ts";
 import { startDevice } from "../cli/_device.ts";
 import { RelayQueue, type UndeliverableEvent } from "../routing/mod.ts";
 import { SqliteRelayQueueStore } from "../routing/deno.ts";
-import { identities, LINK, stack, until } from "./_relay_stack.ts";
+import { identities, stack, until } from "./_relay_stack.ts";
 
 Deno.test("store-and-forward: frames for an offline device wait at the relay and arrive in order", async () => {
   const s = await stack(new RelayQueue({ maxPerName: 100 }));
@@ -81,16 +80,7 @@ Deno.test("store-and-forward in SQLite: a relay restarted on the same ports and 
       assert(!new TextDecoder("latin1").decode(bytes).includes("kept "), `${name} holds plaintext`);
     }
     // The relay goes away and comes back on the same ports with the same queue file.
-    await s.relay.close();
-    s.queue.close();
-    s.queue = new RelayQueue({ store: new SqliteRelayQueueStore(file) });
-    s.relay = await startRelayNode({
-      identity: s.relayId,
-      queue: s.queue,
-      liveness: LINK,
-      port: s.ports.tcp,
-      wsPort: s.ports.ws,
-    });
+    await s.restartRelay(() => new RelayQueue({ store: new SqliteRelayQueueStore(file) }));
     assert.deepEqual(s.relay.relays.relays(), ["forward_to_sensor"], "held again at start");
     s.gate.up();
     await until(() => s.received.length === 20, "every kept frame delivered");
