@@ -101,8 +101,15 @@ export class RelayQueue {
   readonly #store: RelayQueueStore;
   readonly #o: typeof DEFAULTS;
   readonly #now: () => number;
-  /** Per name: identity, count and bytes (mirrors the store). */
-  readonly #names = new Map<string, { identity: string; count: number; bytes: number }>();
+  /**
+   * Per name: identity, count and bytes (mirrors the store), and a time no frame of it is
+   * older than, so the store is asked to expire frames only when some may have aged out (not
+   * on every frame).
+   */
+  readonly #names = new Map<
+    string,
+    { identity: string; count: number; bytes: number; oldest: number }
+  >();
   #count = 0;
   #bytes = 0;
   /** Frames that waited past `maxAge`, since this queue was made. */
@@ -124,7 +131,8 @@ export class RelayQueue {
       maxAge: positive("maxAge", options.maxAge, DEFAULTS.maxAge),
     };
     for (const n of this.#store.names()) {
-      this.#names.set(n.name, { identity: n.identity, count: n.count, bytes: n.bytes });
+      // Their age is unknown until the store is asked: the first look expires what is old.
+      this.#names.set(n.name, { identity: n.identity, count: n.count, bytes: n.bytes, oldest: 0 });
       this.#count += n.count;
       this.#bytes += n.bytes;
     }
@@ -183,8 +191,9 @@ export class RelayQueue {
     if (this.#count >= o.maxTotal || this.#bytes + bytes.length > o.maxTotalBytes) {
       return "queue-limit";
     }
-    this.#store.append(name, identity, { bytes, at: this.#now() });
-    const n = current ?? { identity, count: 0, bytes: 0 };
+    const at = this.#now();
+    this.#store.append(name, identity, { bytes, at });
+    const n = current ?? { identity, count: 0, bytes: 0, oldest: at };
     n.count++;
     n.bytes += bytes.length;
     this.#names.set(name, n);
@@ -199,6 +208,8 @@ export class RelayQueue {
     const n = this.#names.get(name);
     if (!n) return [];
     const frames = this.#store.shift(name, max);
+    // What is left is no older than the newest frame taken.
+    if (frames.length) n.oldest = Math.max(n.oldest, frames.at(-1)!.at);
     this.#forget(name, n, frames.length, frames.reduce((sum, f) => sum + f.bytes.length, 0));
     return frames;
   }
@@ -219,8 +230,10 @@ export class RelayQueue {
 
   #expire(name: string): void {
     const n = this.#names.get(name);
-    if (!n) return;
-    const gone = this.#store.expire(name, this.#now() - this.#o.maxAge);
+    const before = this.#now() - this.#o.maxAge;
+    if (!n || n.oldest >= before) return;
+    const gone = this.#store.expire(name, before);
+    n.oldest = before; // what is left was accepted at `before` or later
     if (gone.count === 0) return;
     this.expired += gone.count;
     this.#forget(name, n, gone.count, gone.bytes);
