@@ -7,7 +7,8 @@
  */
 import { connect } from "@nats-io/transport-node";
 import { TransportError } from "../errors.ts";
-import type { NatsLinkClient, NatsLinkMessage, NatsLinkSubscription } from "./mod.ts";
+import type { FleetConnection } from "./fleet_relay.ts";
+import type { NatsLinkClient, NatsLinkMessage, NatsLinkSubscription } from "./nats_link.ts";
 
 /** Options for {@linkcode connectNats}: a subset of the NATS client's `ConnectionOptions`. */
 export interface ConnectNatsOptions {
@@ -70,7 +71,7 @@ export interface FleetNatsConnection extends NatsLinkClient {
 export async function connectNats(
   servers: readonly string[],
   options: ConnectNatsOptions = {},
-): Promise<FleetNatsConnection> {
+): Promise<FleetNatsConnection & FleetConnection> {
   try {
     return await connect({
       maxReconnectAttempts: -1,

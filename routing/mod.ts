@@ -62,6 +62,7 @@ export {
   type NoticeContext,
   type NoticeFields,
   type NoticeNode,
+  noticeRefusal,
   UNDELIVERABLE_ADDRESS,
   type UndeliverableEvent,
   type UndeliverableListener,
@@ -82,7 +83,13 @@ export {
   type WorkerOptions,
 } from "./node_options.ts";
 export { ECHO_SERVICE, type EchoOptions, startEcho } from "./echo.ts";
-export { type RelayService, type RelayServiceOptions, startRelayService } from "./relay_service.ts";
+export {
+  type RelayArbiter,
+  type RelayService,
+  type RelayServiceOptions,
+  startRelayService,
+} from "./relay_service.ts";
+export { joinLinks } from "./join_links.ts";
 export { createRelay, type CreateRelayOptions, type Relay } from "./create_relay.ts";
 export {
   RELAY_PREFIX,

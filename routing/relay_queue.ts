@@ -51,6 +51,16 @@ export interface RelayQueueStore {
   names(): QueuedName[];
   /** Releases the store. */
   close(): void;
+  /**
+   * `name`'s frames as the store has them now, for a store that other processes add to (a
+   * fleet's shared stream): {@linkcode RelayQueue.resync} reads it.
+   */
+  stat?(name: string): QueuedName | undefined;
+  /**
+   * Forgets `name`'s frames in this process while they stay stored (another relay took the
+   * name over and drains them); a store without it clears them.
+   */
+  evict?(name: string): void;
 }
 
 /** Bounds of a {@linkcode RelayQueue}. */
@@ -221,6 +231,35 @@ export class RelayQueue {
     const removed = this.#store.clear(name).count;
     this.#forget(name, n, n.count, n.bytes);
     return removed;
+  }
+
+  /**
+   * Counts `name`'s frames again from the store, after something other than this queue
+   * changed them (a fleet relay loaded the name's frames from the shared stream).
+   */
+  resync(name: string): void {
+    const old = this.#names.get(name);
+    if (old) this.#forget(name, old, old.count, old.bytes);
+    const n = this.#store.stat?.(name);
+    if (!n || n.count === 0) return;
+    this.#names.set(name, { identity: n.identity, count: n.count, bytes: n.bytes, oldest: 0 });
+    this.#count += n.count;
+    this.#bytes += n.bytes;
+  }
+
+  /**
+   * Lets go of `name`'s frames here without dropping them where they are stored, when the
+   * store keeps them for another process (see {@linkcode RelayQueueStore.evict}); otherwise
+   * the same as {@linkcode drop}.
+   */
+  release(name: string): void {
+    const n = this.#names.get(name);
+    if (!this.#store.evict) {
+      this.drop(name);
+      return;
+    }
+    this.#store.evict(name);
+    if (n) this.#forget(name, n, n.count, n.bytes);
   }
 
   /** Releases the store. */

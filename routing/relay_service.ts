@@ -2,6 +2,7 @@
 import { Address } from "./address.ts";
 import { decodeBareString, encodeBareString } from "./bare.ts";
 import type { Flow } from "./flow_controls.ts";
+import { joinLinks } from "./join_links.ts";
 import type { Node } from "./node.ts";
 import type { AccessHook, WorkerOptions } from "./node_options.ts";
 import { Route } from "./route.ts";
@@ -64,6 +65,18 @@ export interface RelayServiceOptions {
    * secure channel) are not queued for. Default: none (a dead link frees its name at once).
    */
   queue?: RelayQueue;
+  /**
+   * Someone who must agree before a name is claimed here, after the checks of this service
+   * and before its own claim (a fleet's shared registry: one identity per name across every
+   * relay). It resolves a refusal's text, answered as `relay-refused`, or `undefined`.
+   */
+  arbiter?: RelayArbiter;
+}
+
+/** See {@linkcode RelayServiceOptions.arbiter}. */
+export interface RelayArbiter {
+  /** Whether `identity` may claim the relay at `key` (e.g. `forward_to_sensor`) here. */
+  claim(key: string, identity: string | undefined): Promise<string | undefined>;
 }
 
 const DEFAULT_MAX_RELAYS = 4096;
@@ -100,6 +113,19 @@ export interface RelayService {
     /** Frames waiting for it in the store-and-forward queue (0 without one). */
     readonly queued: number;
   }[];
+  /**
+   * Holds `key` (e.g. `forward_to_sensor`) for `identity` as if its holder's link had just
+   * died: frames for it are queued, and the identity's next registration drains them. Does
+   * nothing when the name is held already or there is no queue.
+   */
+  hold(key: string, identity: string): void;
+  /**
+   * Stops the relay at `key` and lets go of its queued frames without dropping them from
+   * their store (another relay of a fleet took the name over). Resolves once it stopped.
+   */
+  release(key: string): Promise<void>;
+  /** Forwards frames queued for `key` now, when its holder is online (after they were added). */
+  drain(key: string): void;
   /** Stops the service, its aliases and every relay. */
   close(): Promise<void>;
 }
@@ -366,6 +392,18 @@ export function startRelayService(node: Node, options: RelayServiceOptions = {})
     const key = relayAddress.valueText;
     const rawIdentity = request.localInfo[LOCAL_INFO_IDENTIFIER];
     const identity = typeof rawIdentity === "string" ? rawIdentity : undefined;
+    if (options.arbiter) {
+      let refused: string | undefined;
+      try {
+        refused = await options.arbiter.claim(key, identity);
+      } catch (error) {
+        log.warn("relay service: the arbiter failed", { relay: key, error });
+        refused = "the fleet registry is not answering";
+      }
+      if (refused !== undefined) {
+        return refuse(request, ctx.address, { code: "relay-refused", text: refused });
+      }
+    }
     let claimed: Held | Refusal;
     try {
       claimed = claim(key, relayAddress, request, identity);
@@ -392,13 +430,12 @@ export function startRelayService(node: Node, options: RelayServiceOptions = {})
     }
   };
 
-  // Names with frames queued in a persistent store are held again for their identities.
-  for (const waiting of queue?.names() ?? []) {
-    if (held.has(waiting.name) || node.hasWorker(waiting.name)) continue;
+  const hold = (key: string, identity: string): void => {
+    if (!parking || held.has(key) || node.hasWorker(key)) return;
     const entry: Held = {
-      address: Address.local(waiting.name),
+      address: Address.local(key),
       registration: {
-        identity: waiting.identity,
+        identity,
         since: Date.now(),
         hop: "",
         forwardRoute: Route.EMPTY,
@@ -406,10 +443,12 @@ export function startRelayService(node: Node, options: RelayServiceOptions = {})
         unwatch: () => {},
       },
     };
-    startForwarder(entry, waiting.name);
-    held.set(waiting.name, entry);
-    parking!.hold(entry);
-  }
+    startForwarder(entry, key);
+    held.set(key, entry);
+    parking.hold(entry);
+  };
+  // Names with frames queued in a persistent store are held again for their identities.
+  for (const waiting of queue?.names() ?? []) hold(waiting.name, waiting.identity);
 
   const started: Address[] = [];
   // The service's and its aliases' options (the place for the flows they consume).
@@ -446,6 +485,17 @@ export function startRelayService(node: Node, options: RelayServiceOptions = {})
         online: entry.offline === undefined,
         queued: queue?.size(relay) ?? 0,
       })),
+    hold,
+    release: async (key) => {
+      const entry = held.get(key);
+      if (entry) await node.stopWorker(entry.address);
+      queue?.release(key);
+    },
+    drain: (key) => {
+      const entry = held.get(key);
+      if (!entry || entry.offline || entry.draining || !parking) return;
+      if ((queue?.size(key) ?? 0) > 0) void parking.drain(entry);
+    },
     close,
     [Symbol.asyncDispose]: close,
   };
@@ -467,15 +517,4 @@ function bump(counts: Map<string, number>, key: string, delta: 1 | -1): void {
 
 function limit(text: string): Refusal {
   return { code: "relay-limit", text };
-}
-
-/** A short prefix of peer-supplied text, for logs and error messages. */
-/** Lets the links at two local hops reach each other (Ockam's `Relay::handle_message`). */
-function joinLinks(node: Node, previous: Address | undefined, next: Address | undefined): void {
-  if (!previous || !next) return;
-  const flows = node.flowControls;
-  const towardsNext = flows.producerFlow(next);
-  if (towardsNext) flows.addConsumer(previous, towardsNext);
-  const towardsPrevious = flows.producerFlow(previous);
-  if (towardsPrevious) flows.addConsumer(next, towardsPrevious);
 }

@@ -53,6 +53,11 @@ export interface NatsCluster {
   readonly urls: string[];
   /** Kills node `index` with SIGKILL (kill -9) and waits for it to exit. */
   kill(index: number): Promise<void>;
+  /**
+   * Starts node `index` again (after `kill`) on its ports and store dir, and resolves once it
+   * has its routes back and sees a JetStream meta leader.
+   */
+  restart(index: number): Promise<void>;
   /** Stops every node still running (SIGTERM, then SIGKILL after a grace) and removes its dirs. */
   stop(): Promise<void>;
 }
@@ -115,6 +120,17 @@ async function numRoutes(monitor: number): Promise<number> {
   }
 }
 
+/** Whether node `monitor` sees a JetStream meta leader (so JetStream requests are served). */
+async function hasMetaLeader(monitor: number): Promise<boolean> {
+  try {
+    const response = await fetch(`http://127.0.0.1:${monitor}/jsz`);
+    const body = await response.json() as { meta_cluster?: { leader?: string } };
+    return Boolean(body.meta_cluster?.leader);
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Starts `nodes` `nats-server` processes with JetStream on 127.0.0.1 (free ports, one temp
  * store dir each, routes to all the others) and resolves once every client port accepts
@@ -130,6 +146,31 @@ export async function startNatsCluster(options: NatsClusterOptions = {}): Promis
     monitor: freePort(),
   }));
   const children: (Deno.ChildProcess | undefined)[] = [];
+  const spawn = (i: number): void => {
+    children[i] = new Deno.Command("nats-server", {
+      args: ["-c", `${root}/n${i}/nats.conf`],
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+  };
+  /** Waits until the nodes of `which` accept clients, have every route and a meta leader. */
+  const formed = async (which: Ports[]): Promise<void> => {
+    const deadline = Date.now() + timeout;
+    for (;;) {
+      const up = await Promise.all(which.map((p) => canConnect(p.client)));
+      const routes = await Promise.all(which.map((p) => numRoutes(p.monitor)));
+      const leaders = await Promise.all(which.map((p) => hasMetaLeader(p.monitor)));
+      if (up.every(Boolean) && routes.every((n) => n >= count - 1) && leaders.every(Boolean)) {
+        return;
+      }
+      if (Date.now() > deadline) {
+        throw new Error(
+          `NATS cluster did not form: up ${up}, routes ${routes}, leaders ${leaders}`,
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  };
   const stopChild = async (index: number, signal: Deno.Signal): Promise<void> => {
     const child = children[index];
     if (!child) return;
@@ -166,24 +207,10 @@ export async function startNatsCluster(options: NatsClusterOptions = {}): Promis
     for (let i = 0; i < count; i++) {
       const dir = `${root}/n${i}`;
       await Deno.mkdir(`${dir}/js`, { recursive: true });
-      const file = `${dir}/nats.conf`;
-      await Deno.writeTextFile(file, config(`n${i}`, ports[i]!, ports, `${dir}/js`));
-      children[i] = new Deno.Command("nats-server", {
-        args: ["-c", file],
-        stdout: "null",
-        stderr: "null",
-      }).spawn();
+      await Deno.writeTextFile(`${dir}/nats.conf`, config(`n${i}`, ports[i]!, ports, `${dir}/js`));
+      spawn(i);
     }
-    const deadline = Date.now() + timeout;
-    for (;;) {
-      const up = await Promise.all(ports.map((p) => canConnect(p.client)));
-      const routes = await Promise.all(ports.map((p) => numRoutes(p.monitor)));
-      if (up.every(Boolean) && routes.every((n) => n >= count - 1)) break;
-      if (Date.now() > deadline) {
-        throw new Error(`NATS cluster did not form: up ${up}, routes ${routes}`);
-      }
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+    await formed(ports);
   } catch (error) {
     await stop();
     throw error;
@@ -191,6 +218,11 @@ export async function startNatsCluster(options: NatsClusterOptions = {}): Promis
   return {
     urls: ports.map((p) => `nats://127.0.0.1:${p.client}`),
     kill: (index) => stopChild(index, "SIGKILL"),
+    restart: async (index) => {
+      if (children[index]) throw new Error(`NATS node ${index} is running`);
+      spawn(index);
+      await formed([ports[index]!]);
+    },
     stop,
   };
 }

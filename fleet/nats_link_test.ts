@@ -9,7 +9,7 @@ import {
   type NatsLinkClient,
   natsLinkDuplex,
   type NatsLinkMessage,
-} from "./mod.ts";
+} from "./nats_link.ts";
 
 type Callback = (error: Error | null, message: NatsLinkMessage) => void;
 
