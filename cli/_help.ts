@@ -76,6 +76,13 @@ Options:
                            (in <state>/queue.db, survives a restart; default), memory, off
       --queue-max-per-name N   frames kept per name (default 1000)
       --queue-max-age MS   how long a frame and an offline name are kept (default 3600000)
+      --nats URL[,URL…]    join a relay fleet on this NATS JetStream cluster: names held
+                           fleet-wide, devices at other relays reached over NATS, the
+                           queue kept in JetStream (--queue is then ignored)
+      --fleet-name NAME    this relay's name in the fleet, unique in it (default
+                           relay-<first 16 hex digits of the identifier>)
+      --nats-replicas N    replicas of the fleet's buckets and stream (default 3 with 3
+                           or more URLs, else 1)
 ${LINK}
       --json               print one JSON object per event line
 ${COMMON}
@@ -83,6 +90,7 @@ ${COMMON}
 Examples:
   sealroute relay
   sealroute relay --port 0 --ws-port 0 --trust I1234…
+  sealroute relay --nats nats://10.0.0.1:4222,nats://10.0.0.2:4222 --fleet-name eu-1
   sealroute relay --operator I5678…  # I5678…: sealroute identity show --role operator
 
 ${EXIT}`,
@@ -94,7 +102,8 @@ to clients that open a secure channel to it. A lost or silent link is dialled ag
 clients' channels carry on.
 
 Options:
-      --relay HOST:PORT    the relay's TCP address (tcp:// or ws:// prefix allowed)
+      --relay HOST:PORT    the relay's TCP address (tcp:// or ws:// prefix allowed); a
+                           comma-separated list names a fleet's relays, tried in turn
       --name NAME          the relay name to register (letters, digits, . _ -)
       --trust I…           client identities to accept (repeatable; default any)
       --relay-id I…        the relay node's identifier, checked on connect

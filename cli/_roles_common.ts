@@ -198,26 +198,39 @@ export function short(identifier: string): string {
   return identifier.length > 14 ? `${identifier.slice(0, 9)}…${identifier.slice(-4)}` : identifier;
 }
 
-/** Where the relay is and how to reach it, from `HOST:PORT`, `tcp://HOST:PORT` or `ws://HOST:PORT`. */
+/**
+ * Where the relay is and how to reach it, from `HOST:PORT`, `tcp://HOST:PORT` or
+ * `ws://HOST:PORT`; a comma-separated list names a fleet's relays, tried in turn.
+ */
 export interface RelayAddress {
   transport: "tcp" | "ws";
+  /** The first relay. */
   hostPort: string;
+  /** The other relays of the list, dialled when the ones before do not answer. */
+  more?: readonly string[];
 }
 
-/** Parses a relay address; a bare `HOST:PORT` uses `transport`. */
+/** Parses a relay address (or a comma-separated list); a bare `HOST:PORT` uses `transport`. */
 export function parseRelayAddress(text: string, transport: "tcp" | "ws"): RelayAddress {
-  const match = /^(?:(tcp|ws):\/\/)?([^/]+):(\d{1,5})\/?$/.exec(text);
-  const port = Number(match?.[3]);
-  if (!match || port < 1 || port > 65535) {
-    throw new CliFailure(
-      "usage",
-      `--relay '${text.slice(0, 40)}': expected HOST:PORT with a port 1-65535 (tcp:// or ws://)`,
-    );
+  const parsed = text.split(",").map((one) => {
+    const match = /^(?:(tcp|ws):\/\/)?([^/,]+):(\d{1,5})\/?$/.exec(one.trim());
+    const port = Number(match?.[3]);
+    if (!match || port < 1 || port > 65535) {
+      throw new CliFailure(
+        "usage",
+        `--relay '${one.slice(0, 40)}': expected HOST:PORT with a port 1-65535 (tcp:// or ws://)`,
+      );
+    }
+    return {
+      transport: (match[1] as "tcp" | "ws" | undefined) ?? transport,
+      hostPort: `${match[2]}:${port}`,
+    };
+  });
+  const [first, ...rest] = parsed as [RelayAddress, ...RelayAddress[]];
+  if (rest.some((r) => r.transport !== first.transport)) {
+    throw new CliFailure("usage", `--relay: every relay of a list must use the same transport`);
   }
-  return {
-    transport: (match[1] as "tcp" | "ws" | undefined) ?? transport,
-    hostPort: `${match[2]}:${port}`,
-  };
+  return rest.length ? { ...first, more: rest.map((r) => r.hostPort) } : first;
 }
 
 /** How a role's link to the relay heals: liveness and reconnect limits. */
@@ -274,9 +287,10 @@ export async function dialRelay(
     ...(tuning.deadAfter !== undefined ? { deadAfter: tuning.deadAfter } : {}),
   };
   try {
+    const all = [relay.hostPort, ...relay.more ?? []];
     return relay.transport === "tcp"
-      ? await reconnectTcp(node, relay.hostPort, options)
-      : await reconnectWebSocket(node, `ws://${relay.hostPort}`, options);
+      ? await reconnectTcp(node, all, options)
+      : await reconnectWebSocket(node, all.map((hostPort) => `ws://${hostPort}`), options);
   } catch (error) {
     const code = error instanceof SealrouteError ? error.code : "connect-failed";
     throw new CliFailure(

@@ -18,7 +18,7 @@ export async function until(check: () => boolean, what: string, ms = 20_000): Pr
 }
 
 /** A TCP gate in front of `target`: `down()` cuts every connection and refuses new ones. */
-function gate(target: () => number) {
+export function gate(target: () => number) {
   let listener: Deno.TcpListener | undefined;
   const open = new Set<Deno.Conn>();
   let port = 0;

@@ -7,7 +7,7 @@ import { connectToDevice } from "../cli/_client.ts";
 import { connectNats } from "../fleet/deno.ts";
 import { SealrouteError } from "../errors.ts";
 import { ensureNatsServer, type NatsCluster, startNatsCluster } from "./nats/cluster.ts";
-import { identities, LINK, until } from "./_relay_stack.ts";
+import { gate, identities, LINK, until } from "./_relay_stack.ts";
 
 const available = await ensureNatsServer();
 const encoder = new TextEncoder();
@@ -39,12 +39,23 @@ async function fleet(count = 3) {
     await close();
     throw error;
   }
+  /** Stops relay a and starts it again with the same identity and fleet name. */
+  async function restartFirst() {
+    await relays[0]!.close();
+    // What the relay wrote to JetStream is there once its connection flushed.
+    await conns[0]!.flush();
+    relays[0] = await startRelayNode({
+      identity: ids[0]!,
+      liveness: LINK,
+      fleet: { nats: conns[0]!, name: "a", replicas: 3, queue: { maxPerName: 50 } },
+    });
+  }
   async function close() {
     for (const relay of relays) await relay.close().catch(() => {});
     for (const nats of conns) await nats.close().catch(() => {});
     await cluster.stop();
   }
-  return { cluster, relays, close };
+  return { cluster, relays, restartFirst, close };
 }
 
 function tcpOf(relay: RelayNode) {
@@ -111,6 +122,89 @@ Deno.test({
       for (const client of clients) await client.close();
       await device.close();
     } finally {
+      await f.close();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "fleet: a device offline has its queue in JetStream; its relay restarts; it drains at another relay",
+  ignore: !available,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const f = await fleet();
+    const [deviceId, clientId] = await identities(2);
+    const gates: ReturnType<typeof gate>[] = [];
+    try {
+      const [a, b, c] = f.relays as [RelayNode, RelayNode, RelayNode];
+      const port = (r: RelayNode) => Number(r.tcp.split(":")[1]);
+      // The device reaches relays a and c through gates that can cut it off from both.
+      const toA = gate(() => port(f.relays[0]!));
+      const toC = gate(() => port(c));
+      gates.push(toA, toC);
+      const device = await startDevice({
+        identity: deviceId!,
+        relay: {
+          transport: "tcp",
+          hostPort: `127.0.0.1:${toA.port()}`,
+          more: [`127.0.0.1:${toC.port()}`],
+        },
+        name: "sensor",
+        timeout: 5000,
+        link: LINK,
+      });
+      const inbox: string[] = [];
+      device.node.startWorker(
+        "inbox",
+        (ctx) => void inbox.push(decoder.decode(ctx.message.payload)),
+        {
+          consumes: [device.listener.flow],
+        },
+      );
+      await until(() => b.fleet!.registry.lookup("forward_to_sensor")?.node === "a", "b's record");
+      const client = await connectToDevice({
+        identity: clientId!,
+        relay: tcpOf(b),
+        to: "sensor",
+        link: LINK,
+      });
+      await until(() => device.listener.channels.size === 1, "the device's end of the channel");
+      const send = (text: string) => client.session.channel.send("inbox", encoder.encode(text));
+      await send("online");
+      await until(() => inbox.length === 1, "the first message");
+      // Offline: both gates down; relay a holds the name and queues what b carries to it.
+      toA.down();
+      toC.down();
+      await until(() => !device.link.connected, "the device noticing");
+      await until(
+        () => a.relays.registrations().some((r) => r.name === "sensor" && !r.online),
+        "relay a holding the name",
+      );
+      for (let i = 0; i < 30; i++) await send(`queued-${i}`);
+      await until(() => (a.relays.registrations()[0]?.queued ?? 0) === 30, "30 frames at a");
+      // Relay a restarts (same fleet name, nothing kept in memory): the frames come back from
+      // JetStream.
+      await f.restartFirst();
+      const a2 = f.relays[0]!;
+      await until(
+        () => a2.relays.registrations().some((r) => r.name === "sensor" && r.queued === 30),
+        "the restarted relay a holding the 30 frames again",
+      );
+      // The device comes back at relay c: c loads the name's queue and forwards it in order.
+      toC.up();
+      await until(() => inbox.length === 31, `31 messages (have ${inbox.length})`, 30_000);
+      assert.deepEqual(inbox, ["online", ...Array.from({ length: 30 }, (_, i) => `queued-${i}`)]);
+      await until(() => c.relays.relays().includes("forward_to_sensor"), "c holding the name");
+      // Relay a let go of the name (and of its view of the frames) once c took it.
+      await until(() => !a2.relays.relays().includes("forward_to_sensor"), "a letting go");
+      await send("after");
+      await until(() => inbox.length === 32, "a message after the move");
+      await client.close();
+      await device.close();
+    } finally {
+      for (const g of gates) g.down();
       await f.close();
     }
   },

@@ -13,6 +13,7 @@ import type { LinkFlowOptions } from "./link_flow.ts";
 import type { LivenessOptions } from "./liveness.ts";
 import { Pause } from "../_pause.ts";
 import {
+  dialAny,
   type ReconnectingLink,
   reconnectingLink,
   type ReconnectOptions,
@@ -283,7 +284,8 @@ export async function connectTcp(
 
 /**
  * Opens a TCP link to `host:port` that is dialled again whenever it is lost, with backoff
- * (see {@linkcode reconnectingLink}); resolves once the first connection is up. Routes
+ * (see {@linkcode reconnectingLink}); resolves once the first connection is up. Given several
+ * peers (a fleet's relays), each dial tries them in turn ({@linkcode dialAny}). Routes
  * through `link.route`, channels and relays over it outlive each connection.
  *
  * @throws {TransportError} code `connect-failed` when the first connection fails.
@@ -308,15 +310,21 @@ export async function connectTcp(
  */
 export function reconnectTcp(
   node: Node,
-  peer: string,
+  peer: string | readonly string[],
   options: TcpOptions & ReconnectOptions = {},
 ): Promise<ReconnectingLink> {
-  const target = peer.startsWith("1#") ? peer.slice(2) : peer;
+  const targets = (typeof peer === "string" ? [peer] : peer).map((p) =>
+    p.startsWith("1#") ? p.slice(2) : p
+  );
   poolOf(node, options);
   return reconnectingLink(
     node,
-    ({ replyAddress, spawner }) => openTcp(node, target, { ...options, replyAddress, spawner }),
-    { ...options, peer: target },
+    dialAny(
+      targets,
+      (target, { replyAddress, spawner }) =>
+        openTcp(node, target, { ...options, replyAddress, spawner }),
+    ),
+    { ...options, peer: targets.join(",") },
   );
 }
 

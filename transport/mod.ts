@@ -55,6 +55,7 @@ export {
 } from "./liveness.ts";
 export {
   type Dial,
+  dialAny,
   type LinkEvent,
   type ReconnectingLink,
   reconnectingLink,

@@ -45,6 +45,52 @@ export type LinkEvent =
 /** Dials one connection for the link: it must use `replyAddress` and `spawner`. */
 export type Dial = (how: { replyAddress: Address; spawner: Flow }) => Promise<Connection>;
 
+/**
+ * A {@linkcode Dial} over several peers (a fleet's relays): each dial tries them in turn,
+ * starting with the one that answered last, and fails with the last error only when none
+ * answers. So a link whose peer died comes back through another.
+ *
+ * @throws {RangeError} for an empty `peers`.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Address, Node } from "@sealroute/sealroute/routing";
+ * import { attachDuplex, dialAny, memoryDuplexPair } from "@sealroute/sealroute/transport";
+ *
+ * await using node = new Node();
+ * const tried: string[] = [];
+ * const dial = dialAny(["down", "up"], async (peer, how) => {
+ *   tried.push(peer);
+ *   if (peer === "down") throw new Error("refused");
+ *   return attachDuplex(node, memoryDuplexPair()[0], how);
+ * });
+ * const connection = await dial({ replyAddress: Address.random(), spawner: node.flowControls.createFlow() });
+ * assert.deepEqual(tried, ["down", "up"]);
+ * await connection.close();
+ * ```
+ */
+export function dialAny(
+  peers: readonly string[],
+  open: (peer: string, how: Parameters<Dial>[0]) => Promise<Connection>,
+): Dial {
+  if (peers.length === 0) throw new RangeError("dialAny needs at least one peer");
+  let current = 0;
+  return async (how) => {
+    let last: unknown;
+    for (let i = 0; i < peers.length; i++) {
+      const index = (current + i) % peers.length;
+      try {
+        const connection = await open(peers[index]!, how);
+        current = index;
+        return connection;
+      } catch (error) {
+        last = error;
+      }
+    }
+    throw last;
+  };
+}
+
 /** A {@linkcode Connection} that is dialled again when lost. */
 export interface ReconnectingLink extends Connection {
   /** Whether a connection is up now. */

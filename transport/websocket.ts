@@ -20,6 +20,7 @@ import {
 import { linkFlow, type LinkFlowOptions } from "./link_flow.ts";
 import { Liveness, type LivenessOptions } from "./liveness.ts";
 import {
+  dialAny,
   type ReconnectingLink,
   reconnectingLink,
   type ReconnectOptions,
@@ -134,20 +135,24 @@ export async function connectWebSocket(
  */
 export function reconnectWebSocket(
   node: Node,
-  url: string,
+  url: string | readonly string[],
   options: WebSocketOptions & ReconnectOptions = {},
 ): Promise<ReconnectingLink> {
-  const target = toUrl(url);
-  return reconnectingLink(node, async ({ replyAddress, spawner }) => {
-    const connection = new WebSocketConnection(node, new WebSocket(target), {
-      peer: target,
-      ...options,
-      replyAddress,
-      spawner,
-    });
-    await connection.opened;
-    return connection;
-  }, { ...options, peer: target });
+  const targets = (typeof url === "string" ? [url] : url).map(toUrl);
+  return reconnectingLink(
+    node,
+    dialAny(targets, async (target, { replyAddress, spawner }) => {
+      const connection = new WebSocketConnection(node, new WebSocket(target), {
+        peer: target,
+        ...options,
+        replyAddress,
+        spawner,
+      });
+      await connection.opened;
+      return connection;
+    }),
+    { ...options, peer: targets.join(",") },
+  );
 }
 
 /** The WebSocket transport of a node, created by {@linkcode useWebSocketTransport}. */
