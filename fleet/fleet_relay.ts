@@ -70,6 +70,13 @@ export interface FleetMember extends AsyncDisposable {
 
 /** Least time between two `held` notices for one name, in ms. */
 const HELD_NOTICE_INTERVAL = 1000;
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** Where relay `node` hears that frames for one of its names were stored in the stream. */
+function noticeSubject(node: string): string {
+  return `sealroute.queued.${node}`;
+}
 
 /**
  * Joins a relay fleet over `options.nats`. Use it in three steps: join, start the relay
@@ -178,6 +185,8 @@ export async function joinFleet(options: FleetOptions): Promise<FleetMember> {
         // The holder's relay is unreachable: the frame waits in the name's stream.
         const frame = message.with({ onwardRoute: message.onwardRoute.popFront() });
         const refused = await store.offer(name, record.identity, encodeTransportMessage(frame));
+        // If the holder's relay is alive (only our link to it is not up yet), it loads it.
+        if (!refused) nats.publish(noticeSubject(record.node), encoder.encode(name));
         const now = Date.now();
         if (refused || now - (heldTold.get(name) ?? 0) >= HELD_NOTICE_INTERVAL) {
           if (!refused) heldTold.set(name, now);
@@ -265,9 +274,23 @@ export async function joinFleet(options: FleetOptions): Promise<FleetMember> {
     });
   };
 
+  // Frames another relay stored in the stream for a name held here: load them (one load per
+  // name at a time; a notice about a name not held here is ignored).
+  const loading = new Set<string>();
+  const notices = nats.subscribe(noticeSubject(me), {
+    callback: (_error, message) => {
+      const name = message.data.length <= 256 ? decoder.decode(message.data) : "";
+      const record = registry.lookup(name);
+      if (!record || record.node !== me || loading.has(name)) return;
+      loading.add(name);
+      void loadQueued(name, record.identity).catch(() => {}).finally(() => loading.delete(name));
+    },
+  });
+
   const close = async (): Promise<void> => {
     if (closed) return;
     closed = true;
+    notices.unsubscribe();
     for (const timer of timers) clearTimeout(timer);
     await Promise.all([...standIns].map((name) => node.stopWorker(name)));
     await Promise.all([...links.values()].map(({ link }) => link.close()));
