@@ -82,7 +82,9 @@ Options:
       --fleet-name NAME    this relay's name in the fleet, unique in it (default
                            relay-<first 16 hex digits of the identifier>)
       --nats-replicas N    replicas of the fleet's buckets and stream (default 3 with 3
-                           or more URLs, else 1)
+                           or more URLs, else 1); NATS credentials come from the
+                           environment: SEALROUTE_NATS_USER and SEALROUTE_NATS_PASS, or
+                           SEALROUTE_NATS_TOKEN
 ${LINK}
       --json               print one JSON object per event line
 ${COMMON}

@@ -39,6 +39,11 @@
  * The identity is kept in `--state` (default `.sealroute/relay` under the current
  * directory), so the identifier printed stays the same across restarts.
  *
+ * Fleet. `--nats URL[,URL…]` joins a relay fleet on a NATS JetStream cluster (see
+ * `joinFleet`): names are held fleet-wide, devices at other relays are reached over NATS, and
+ * the queue lives in JetStream. `--fleet-name` names this relay in the fleet. Credentials come
+ * from `SEALROUTE_NATS_USER`/`SEALROUTE_NATS_PASS` or `SEALROUTE_NATS_TOKEN`.
+ *
  * @module
  */
 import { trustIdentifiers } from "../identity/mod.ts";
@@ -201,11 +206,27 @@ export async function main(args: readonly string[], stop: AbortSignal): Promise<
   }
 }
 
-/** Connects to the fleet's NATS cluster; none answering is `fleet-unreachable`. */
+/**
+ * Connects to the fleet's NATS cluster, with the credentials of `SEALROUTE_NATS_USER` and
+ * `SEALROUTE_NATS_PASS`, or `SEALROUTE_NATS_TOKEN` (secrets stay off the command line); none
+ * answering is `fleet-unreachable`.
+ */
 async function connectFleet(urls: readonly string[], name: string) {
   const { connectNats } = await import("../fleet/deno.ts");
+  const env = (key: string) => Deno.env.get(key) || undefined;
+  const [user, pass, token] = [
+    env("SEALROUTE_NATS_USER"),
+    env("SEALROUTE_NATS_PASS"),
+    env("SEALROUTE_NATS_TOKEN"),
+  ];
   try {
-    return await connectNats(urls, { name, timeout: 5000 });
+    return await connectNats(urls, {
+      name,
+      timeout: 5000,
+      ...(user ? { user } : {}),
+      ...(pass ? { pass } : {}),
+      ...(token ? { token } : {}),
+    });
   } catch (error) {
     throw new CliError(
       "fleet-unreachable",

@@ -12,10 +12,11 @@ export class Proc {
   readonly done: Promise<Deno.CommandStatus>;
   stderr = "";
 
-  constructor(args: string[]) {
+  constructor(args: string[], options: { env?: Record<string, string> } = {}) {
     this.child = new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", MAIN, ...args],
       cwd: ROOT,
+      ...(options.env ? { env: options.env } : {}),
       stdout: "piped",
       stderr: "piped",
     }).spawn();
@@ -85,10 +86,12 @@ export class Proc {
 /** Runs a subcommand to its end (hang guard 60 s). */
 export async function run(
   args: string[],
+  options: { env?: Record<string, string> } = {},
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", MAIN, ...args],
     cwd: ROOT,
+    ...(options.env ? { env: options.env } : {}),
     stdout: "piped",
     stderr: "piped",
   }).spawn();
