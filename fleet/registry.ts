@@ -63,8 +63,12 @@ function nameOf(key: string): string | undefined {
   }
 }
 
-/** Parses a stored record; `undefined` for one that is not well formed (checked, not trusted). */
-function parse(value: Uint8Array): NameRecord | undefined {
+/**
+ * Parses a stored name record; `undefined` for one that is not well formed (the bucket is
+ * shared by the fleet: what is in it is checked, not trusted).
+ * @internal
+ */
+export function parseNameRecord(value: Uint8Array): NameRecord | undefined {
   if (value.length > 4096) return undefined;
   try {
     const r = JSON.parse(decoder.decode(value)) as Record<string, unknown>;
@@ -181,7 +185,7 @@ export class FleetRegistry {
     const key = keyOf(name);
     for (let attempt = 0; attempt < 5; attempt++) {
       const entry = await this.#names.get(key);
-      const current = entry && entry.operation === "PUT" ? parse(entry.value) : undefined;
+      const current = entry && entry.operation === "PUT" ? parseNameRecord(entry.value) : undefined;
       if (current && current.identity !== identity) {
         return `'${name.slice(0, 64)}' is held by another identity in the fleet`;
       }
@@ -224,7 +228,7 @@ export class FleetRegistry {
   async remove(name: string): Promise<void> {
     const key = keyOf(name);
     const entry = await this.#names.get(key);
-    const current = entry && entry.operation === "PUT" ? parse(entry.value) : undefined;
+    const current = entry && entry.operation === "PUT" ? parseNameRecord(entry.value) : undefined;
     if (!entry || !current || current.node !== this.#node) return;
     await this.#names.delete(key, { previousSeq: entry.revision }).catch(() => {});
   }
@@ -261,7 +265,7 @@ export class FleetRegistry {
       for await (const entry of watch) {
         const name = nameOf(entry.key);
         if (name !== undefined) {
-          const record = entry.operation === "PUT" ? parse(entry.value) : undefined;
+          const record = entry.operation === "PUT" ? parseNameRecord(entry.value) : undefined;
           this.#set(name, record, entry.revision);
         }
         // The first values come with how many are still to come.

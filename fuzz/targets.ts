@@ -69,6 +69,9 @@ import {
   encodeTicket,
 } from "../authority/mod.ts";
 import { bytesFor, textFor } from "./mutate.ts";
+import { decodeRecord, encodeRecord } from "../fleet/jetstream_queue_store.ts";
+import { parseNameRecord } from "../fleet/registry.ts";
+import { type NatsLinkClient, natsLinkDuplex } from "../fleet/nats_link.ts";
 import fixturesJson from "./testdata/fixtures.json" with { type: "json" };
 import identityVectors from "../identity/testdata/ockam_vectors.json" with { type: "json" };
 import handshakeVectors from "../channel/testdata/ockam_handshake.json" with { type: "json" };
@@ -746,8 +749,79 @@ function authorityTargets(history: Uint8Array, credential: Uint8Array): Target[]
         return frame;
       },
     ),
+    syncTarget(
+      "fleet-queue-record",
+      "decodeRecord (a JetStream queue record: identity, time, frame), re-encoded",
+      bytesFor([encodeRecord("I" + "ab".repeat(32), 1_700_000_000_000, encoder.encode("frame"))]),
+      (bytes) => {
+        const record = decodeRecord(bytes);
+        if (record && !equalBytes(encodeRecord(record.identity, record.at, record.bytes), bytes)) {
+          fail("queue record re-encoding");
+        }
+        return record;
+      },
+    ),
+    syncTarget(
+      "fleet-name-record",
+      "parseNameRecord (a KV name record, JSON)",
+      bytesFor([
+        encoder.encode(JSON.stringify({ identity: "Iab", node: "relay-a", epoch: 3, at: 1 })),
+      ]),
+      (bytes) => {
+        const record = parseNameRecord(bytes);
+        if (record && (!/^[A-Za-z0-9_-]{1,64}$/.test(record.node) || record.identity === "")) {
+          fail("name record accepted out of shape");
+        }
+        return record;
+      },
+    ),
+    asyncTarget(
+      "fleet-nats-link",
+      "NATS link messages ([kind][seq u32][bytes]) fed to a link duplex, with reads",
+      fc.array(bytesFor(natsLinkSeeds), { maxLength: 8 }),
+      async (messages) => {
+        const subs = new Map<string, (e: Error | null, m: { data: Uint8Array }) => void>();
+        const bus: NatsLinkClient = {
+          publish: () => {},
+          subscribe: (subject, { callback }) => {
+            subs.set(subject, callback);
+            return { unsubscribe: () => subs.delete(subject) };
+          },
+        };
+        const duplex = natsLinkDuplex(bus, {
+          from: "a",
+          to: "b",
+          maxQueuedBytes: 4096,
+          maxUnackedBytes: 4096,
+        });
+        const reader = duplex.readable.getReader();
+        const inbound = subs.get("sealroute.link.b.a")!;
+        let read = 0;
+        const reading = (async () => {
+          for (;;) {
+            const { value, done } = await reader.read();
+            if (done) return;
+            read += value.length;
+          }
+        })().catch(() => {});
+        for (const data of messages) inbound(null, { data });
+        await new Promise((resolve) => setTimeout(resolve, 0));
+        await duplex.close().catch(() => {});
+        await reading;
+        if (read > messages.reduce((n, m) => n + m.length, 0)) fail("read more than was sent");
+        return read;
+      },
+    ),
   ];
 }
+
+// NATS link messages: a hello with a session id, data at 1, an ack, a close.
+const natsLinkSeeds = [
+  Uint8Array.of(2, 0, 0, 0, 0, ...Array.from({ length: 16 }, (_, i) => i)),
+  Uint8Array.of(0, 0, 0, 0, 1, 1, 0, 0, 0, 1, 7),
+  Uint8Array.of(4, 0, 0, 0, 1),
+  Uint8Array.of(1, 0, 0, 0, 2),
+];
 
 const deliverySession = Uint8Array.from({ length: 16 }, (_, i) => i * 17);
 const deliverySeeds = [

@@ -1,9 +1,11 @@
 /**
  * Test infrastructure: Debian's `nats-server`, installed when missing, and a JetStream
- * cluster on loopback started and stopped by PID.
+ * cluster (or a single server) on loopback started and stopped by PID.
  *
  * @module
  */
+import assert from "node:assert/strict";
+import { connectNats } from "../../fleet/deno.ts";
 
 /** Whether `nats-server --version` runs. */
 async function natsServerWorks(): Promise<boolean> {
@@ -239,5 +241,37 @@ export async function startNatsCluster(options: NatsClusterOptions = {}): Promis
       await formed([ports[index]!]);
     },
     stop,
+  };
+}
+
+/**
+ * A standalone JetStream server on a free loopback port (its own temp store dir) and a
+ * client connected to it; `stop()` closes both (the server by PID) and removes the dir.
+ */
+export async function startNatsServer() {
+  const dir = await Deno.makeTempDir();
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  const child = new Deno.Command("nats-server", {
+    args: ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", dir],
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  const url = `nats://127.0.0.1:${port}`;
+  let nc: Awaited<ReturnType<typeof connectNats>> | undefined;
+  for (let i = 0; i < 100 && !nc; i++) {
+    nc = await connectNats([url], { reconnect: false }).catch(() => undefined);
+    if (!nc) await new Promise((r) => setTimeout(r, 50));
+  }
+  assert(nc, "nats-server did not start");
+  return {
+    nc,
+    async stop() {
+      await nc.close();
+      child.kill("SIGTERM");
+      await child.status;
+      await Deno.remove(dir, { recursive: true });
+    },
   };
 }
