@@ -163,6 +163,10 @@ export class HandshakeState {
     if (typeof initiator !== "boolean") {
       throw new TypeError("options.initiator must be a boolean");
     }
+    // Hashing the protocol name needs none of the keys, so it runs while they are imported;
+    // a refusal of the options below is reported first, as before.
+    const initializing = SymmetricState.initialize(protocol);
+    initializing.catch(() => {});
     const writer = (index: number): boolean => pattern.oneWay || index % 2 === 0;
     const preHas = (token: PreMessageToken, mine: boolean): boolean =>
       (mine === initiator ? pattern.initiatorPreMessage : pattern.responderPreMessage)
@@ -211,7 +215,7 @@ export class HandshakeState {
       }
     }
 
-    const ss = await SymmetricState.initialize(protocol);
+    const ss = await initializing;
     ss.mixHash(options.prologue ?? new Uint8Array(0));
     const state = new HandshakeState(protocol, initiator, ss, {
       s,

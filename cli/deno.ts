@@ -9,8 +9,8 @@
  */
 import { parseArgs } from "node:util";
 import { HELP } from "./_help.ts";
-import { aeadBackend } from "../vault/mod.ts";
-import { useNativeAead } from "../vault/deno.ts";
+import { aeadBackend, curvesBackend } from "../vault/mod.ts";
+import { useNativeAead, useNativeCurves } from "../vault/deno.ts";
 import { identityCommand } from "./_identity.ts";
 import { CliUsageError, errorText, statusOf } from "./_errors.ts";
 import { sendCommand } from "./_send.ts";
@@ -83,8 +83,10 @@ async function withSignals(run: (stop: AbortSignal) => Promise<void>): Promise<v
  * ```
  */
 export async function main(args: readonly string[]): Promise<number> {
-  // Synchronous AES-256-GCM for every channel (OpenSSL through FFI, else node:crypto).
+  // Synchronous AES-256-GCM for every channel (OpenSSL through FFI, else node:crypto), and
+  // node:crypto's X25519 and Ed25519 for handshakes and identity signatures.
   if (aeadBackend() === "webcrypto") useNativeAead();
+  if (curvesBackend() === "webcrypto") useNativeCurves();
   try {
     const [command, ...rest] = args;
     if (command === undefined || command === "--help" || command === "-h" || command === "help") {
@@ -96,7 +98,7 @@ export async function main(args: readonly string[]): Promise<number> {
       return command === undefined ? 2 : 0;
     }
     if (command === "--version" || command === "-V") {
-      console.log(`sealroute ${VERSION} (aead ${aeadBackend()})`);
+      console.log(`sealroute ${VERSION} (aead ${aeadBackend()}, curves ${curvesBackend()})`);
       return 0;
     }
     if (command.startsWith("-")) {

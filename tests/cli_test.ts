@@ -74,7 +74,10 @@ Deno.test("sealroute --version prints deno.json's version", async () => {
   const run = await sealroute(["--version"]);
   assert.equal(run.code, 0);
   // With the AES-256-GCM backend it uses: OpenSSL through FFI here (tests run with -A).
-  assert.equal(run.stdout.trim(), `sealroute ${config.version} (aead openssl-ffi)`);
+  assert.equal(
+    run.stdout.trim(),
+    `sealroute ${config.version} (aead openssl-ffi, curves node:crypto)`,
+  );
 });
 
 Deno.test("usage errors exit 2 and name the thing at fault, touching no disk", async () => {

@@ -6,7 +6,7 @@ import { loadNoble } from "./backend.ts";
 
 // PKCS#8 prefixes for a bare private key: RFC 8410 (OKP) and RFC 5915 without the
 // optional public key (P-256).
-const PREFIX: Record<string, string> = {
+export const PKCS8_PREFIX: Record<string, string> = {
   X25519: "302e020100300506032b656e04220420",
   X448: "3046020100300506032b656f043a0438",
   Ed25519: "302e020100300506032b657004220420",
@@ -85,7 +85,7 @@ export async function importPrivate(
   usages: KeyUsage[],
   extractable: boolean,
 ): Promise<{ key: CryptoKey; publicKey: Uint8Array }> {
-  let der = buf(concat(fromHex(PREFIX[name]!), secret));
+  let der = buf(concat(fromHex(PKCS8_PREFIX[name]!), secret));
   const algorithm = webAlgorithm(name);
   let exportable: CryptoKey;
   try {

@@ -1,7 +1,8 @@
 /**
- * The vault's Deno adapter: a file key store for keys that must survive restarts, and a
+ * The vault's Deno adapter: a file key store for keys that must survive restarts, a
  * synchronous AES-256-GCM ({@linkcode useNativeAead}: OpenSSL through FFI where Deno may load
- * it, else `node:crypto`).
+ * it, else `node:crypto`) and synchronous X25519 and Ed25519 ({@linkcode useNativeCurves}:
+ * `node:crypto`).
  *
  * @example
  * ```ts
@@ -16,7 +17,10 @@
 export * from "./file_key_store.ts";
 export { openSslAead } from "./_openssl_aead.ts";
 export { nodeCryptoAead } from "./_node_aead.ts";
+export { nodeCryptoCurves } from "./_node_curves.ts";
 import { nodeCryptoAead } from "./_node_aead.ts";
+import { nodeCryptoCurves } from "./_node_curves.ts";
+import { installNativeCurves } from "./native_curves.ts";
 import { openSslAead } from "./_openssl_aead.ts";
 import { installNativeAead } from "./native_aead.ts";
 
@@ -45,4 +49,34 @@ export function useNativeAead(options: { prefer?: "openssl-ffi" | "node:crypto" 
     : openSslAead() ?? nodeCryptoAead();
   installNativeAead(aead);
   return aead.name;
+}
+
+/**
+ * Installs `node:crypto`'s X25519 and Ed25519 for every such key generated or imported from
+ * now on, and for Ed25519 verification: synchronous, with private keys in `KeyObject`s
+ * outside the JavaScript heap (SECURITY.md says what this trades against a non-extractable
+ * `CryptoKey`). Returns its name (`curvesBackend()` says the same later).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import {
+ *   curvesBackend,
+ *   generateKeyAgreementKey,
+ *   installNativeCurves,
+ *   isSyncKeyAgreementKey,
+ * } from "@sealroute/sealroute/vault";
+ * import { useNativeCurves } from "@sealroute/sealroute/vault/deno";
+ * assert.equal(useNativeCurves(), curvesBackend());
+ * const a = await generateKeyAgreementKey("X25519");
+ * const b = await generateKeyAgreementKey("X25519");
+ * assert(isSyncKeyAgreementKey(a));
+ * assert.deepEqual(a.deriveSharedSecretSync(b.publicKey), await b.deriveSharedSecret(a.publicKey));
+ * installNativeCurves(undefined); // back to WebCrypto
+ * ```
+ */
+export function useNativeCurves(): string {
+  const curves = nodeCryptoCurves();
+  installNativeCurves(curves);
+  return curves.name;
 }

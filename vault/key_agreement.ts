@@ -1,12 +1,20 @@
 /**
  * Diffie-Hellman key agreement: X25519 and X448, on WebCrypto with a lazily loaded
- * `@noble/curves` fallback where the runtime's WebCrypto lacks the curve.
+ * `@noble/curves` fallback where the runtime's WebCrypto lacks the curve, and X25519 on a
+ * native implementation where a runtime adapter installed one (`installNativeCurves`).
  *
  * @module
  */
 import { buf } from "../_bytes.ts";
 import { VaultError } from "../errors.ts";
-import { type BackendOptions, loadNoble, pickBackend } from "./backend.ts";
+import { loadNoble, pickBackend } from "./backend.ts";
+import {
+  type CurveBackendOptions,
+  nativeCurvesFor,
+  type NativeX25519Key,
+  portableOptions,
+  type SyncKeyAgreementKey,
+} from "./native_curves.ts";
 import {
   checkKeyLength,
   exportPrivate,
@@ -35,7 +43,7 @@ export interface ExportableKeyAgreementKey extends KeyAgreementKey {
 }
 
 /** Options for creating keys. */
-export interface KeyOptions extends BackendOptions {
+export interface KeyOptions extends CurveBackendOptions {
   /** Allow {@linkcode ExportableKeyAgreementKey.exportPrivateKey} (for persisted keys). Default false. */
   extractable?: boolean;
 }
@@ -159,6 +167,42 @@ class NobleDhKey implements ExportableKeyAgreementKey {
   }
 }
 
+/** X25519 on an installed native implementation (see `installNativeCurves`). */
+class NativeDhKey implements ExportableKeyAgreementKey, SyncKeyAgreementKey {
+  readonly algorithm = "X25519";
+  readonly publicKey: Uint8Array;
+  readonly #key: NativeX25519Key;
+  readonly #extractable: boolean;
+  constructor(key: NativeX25519Key, extractable: boolean) {
+    this.#key = key;
+    this.publicKey = key.publicKey;
+    this.#extractable = extractable;
+  }
+  deriveSharedSecretSync(peerPublicKey: Uint8Array): Uint8Array {
+    checkPublic(this.algorithm, peerPublicKey);
+    try {
+      return this.#key.derive(peerPublicKey);
+    } catch (cause) {
+      throw new VaultError("bad-public-key", `${this.algorithm} agreement failed`, { cause });
+    }
+  }
+  deriveSharedSecret(peerPublicKey: Uint8Array): Promise<Uint8Array> {
+    try {
+      return Promise.resolve(this.deriveSharedSecretSync(peerPublicKey));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+  exportPrivateKey(): Promise<Uint8Array> {
+    return this.#extractable
+      ? Promise.resolve(this.#key.exportPrivate())
+      : Promise.reject(notExtractable());
+  }
+  toString(): string {
+    return `KeyAgreementKey(${this.algorithm}, native)`;
+  }
+}
+
 /**
  * Generates a key-agreement key; non-extractable unless `options.extractable`.
  *
@@ -179,7 +223,9 @@ export async function generateKeyAgreementKey(
 ): Promise<ExportableKeyAgreementKey> {
   checkAlgorithm(algorithm);
   const extractable = options?.extractable ?? false;
-  if (await pickBackend(algorithm, options) === "noble") {
+  const native = nativeCurvesFor(algorithm, options);
+  if (native) return new NativeDhKey(native.generateX25519(), extractable);
+  if (await pickBackend(algorithm, portableOptions(options)) === "noble") {
     const curve = (await loadNoble()).curves[algorithm];
     const secret = curve.utils.randomSecretKey();
     return new NobleDhKey(
@@ -212,7 +258,9 @@ export async function importKeyAgreementKey(
   checkAlgorithm(algorithm);
   checkKeyLength(algorithm, "private", privateKey);
   const extractable = options?.extractable ?? false;
-  if (await pickBackend(algorithm, options) === "noble") {
+  const native = nativeCurvesFor(algorithm, options);
+  if (native) return new NativeDhKey(native.importX25519(privateKey), extractable);
+  if (await pickBackend(algorithm, portableOptions(options)) === "noble") {
     const curve = (await loadNoble()).curves[algorithm];
     return new NobleDhKey(
       algorithm,

@@ -1,25 +1,42 @@
 import assert from "node:assert/strict";
 import { toHex } from "../_bytes.ts";
 import {
-  type Backend,
+  type CurveBackendOptions,
   type DhAlgorithm,
   generateKeyAgreementKey,
   importKeyAgreementKey,
   VaultError,
 } from "./mod.ts";
+import { useNativeCurves } from "./deno.ts";
 
-const BACKENDS: Backend[] = ["webcrypto", "noble"];
+type CurveBackend = NonNullable<CurveBackendOptions["backend"]>;
+// X25519 also runs on the native path (node:crypto; installed for this whole file).
+useNativeCurves();
+const PORTABLE: CurveBackend[] = ["webcrypto", "noble"];
+const backendsOf = (algorithm: DhAlgorithm): CurveBackend[] =>
+  algorithm === "X25519" ? [...PORTABLE, "native"] : PORTABLE;
 const LENGTH: Record<DhAlgorithm, number> = { X25519: 32, X448: 56 };
 const isCode = (code: string) => (e: unknown): boolean =>
   e instanceof VaultError && e.code === code;
 
 for (const algorithm of ["X25519", "X448"] as const) {
   const length = LENGTH[algorithm];
+  const BACKENDS = backendsOf(algorithm);
+  const native = algorithm === "X25519";
 
-  Deno.test(`${algorithm} keys on WebCrypto and noble agree on the shared secret both ways`, async () => {
-    for (
-      const [a, b] of [["webcrypto", "noble"], ["noble", "webcrypto"], ["noble", "noble"]] as const
-    ) {
+  Deno.test(`${algorithm} keys on every pair of backends agree on the shared secret both ways`, async () => {
+    const pairs: [CurveBackend, CurveBackend][] = [
+      ["webcrypto", "noble"],
+      ["noble", "webcrypto"],
+      ["noble", "noble"],
+    ];
+    if (native) {
+      pairs.push(["native", "webcrypto"], ["webcrypto", "native"], ["native", "noble"], [
+        "native",
+        "native",
+      ]);
+    }
+    for (const [a, b] of pairs) {
       const left = await generateKeyAgreementKey(algorithm, { backend: a });
       const right = await generateKeyAgreementKey(algorithm, { backend: b });
       assert.equal(left.publicKey.length, length);
@@ -30,8 +47,10 @@ for (const algorithm of ["X25519", "X448"] as const) {
     }
   });
 
-  Deno.test(`${algorithm} private key exported from one backend gives the same public key on the other`, async () => {
-    for (const [from, to] of [["webcrypto", "noble"], ["noble", "webcrypto"]] as const) {
+  Deno.test(`${algorithm} private key exported from one backend gives the same public key on another`, async () => {
+    const pairs: [CurveBackend, CurveBackend][] = [["webcrypto", "noble"], ["noble", "webcrypto"]];
+    if (native) pairs.push(["native", "webcrypto"], ["webcrypto", "native"]);
+    for (const [from, to] of pairs) {
       const original = await generateKeyAgreementKey(algorithm, {
         backend: from,
         extractable: true,
@@ -66,7 +85,7 @@ for (const algorithm of ["X25519", "X448"] as const) {
     }
   });
 
-  Deno.test(`${algorithm} rejects a low-order peer key (all-zero secret) with VaultError bad-public-key on both backends`, async () => {
+  Deno.test(`${algorithm} rejects a low-order peer key (all-zero secret) with VaultError bad-public-key on every backend`, async () => {
     // u = 0 and u = 1 are low-order points; the shared secret would be all zeros.
     for (const backend of BACKENDS) {
       const key = await generateKeyAgreementKey(algorithm, { backend });
@@ -82,7 +101,7 @@ for (const algorithm of ["X25519", "X448"] as const) {
     }
   });
 
-  Deno.test(`${algorithm} keys are non-extractable by default on both backends`, async () => {
+  Deno.test(`${algorithm} keys are non-extractable by default on every backend`, async () => {
     for (const backend of BACKENDS) {
       const generated = await generateKeyAgreementKey(algorithm, { backend });
       await assert.rejects(generated.exportPrivateKey(), isCode("not-extractable"));

@@ -33,6 +33,18 @@
  */
 export * from "./aead.ts";
 export * from "./native_aead.ts";
+export {
+  type CurveBackendOptions,
+  curvesBackend,
+  installNativeCurves,
+  isSyncKeyAgreementKey,
+  isSyncSigningKey,
+  type NativeCurves,
+  type NativeEd25519Key,
+  type NativeX25519Key,
+  type SyncKeyAgreementKey,
+  type SyncSigningKey,
+} from "./native_curves.ts";
 export { type Backend, type BackendOptions, isNobleLoaded, webCryptoSupports } from "./backend.ts";
 export * from "./hash.ts";
 export * from "./key_agreement.ts";

@@ -1,15 +1,24 @@
 /**
  * Signatures: Ed25519 (RFC 8032) and ECDSA P-256 with SHA-256, raw 64-byte `r || s`.
  *
- * Verification accepts the same set of signatures on every backend: Ed25519 as strictly as
- * WebCrypto (canonical encodings, `S < L`), P-256 with high-S accepted as Ockam does.
+ * Ed25519 runs on an installed native implementation where a runtime adapter put one
+ * (`installNativeCurves`), else WebCrypto, else noble. Verification accepts the same set of
+ * signatures on every backend: Ed25519 as strictly as WebCrypto (canonical encodings,
+ * `S < L`), P-256 with high-S accepted as Ockam does.
  *
  * @module
  */
 import { buf } from "../_bytes.ts";
 import { VaultError } from "../errors.ts";
-import { type BackendOptions, loadNoble, pickBackend } from "./backend.ts";
+import { loadNoble, pickBackend } from "./backend.ts";
 import type { KeyOptions } from "./key_agreement.ts";
+import {
+  type CurveBackendOptions,
+  nativeCurvesFor,
+  type NativeEd25519Key,
+  portableOptions,
+  type SyncSigningKey,
+} from "./native_curves.ts";
 import {
   checkKeyLength,
   exportPrivate,
@@ -121,6 +130,37 @@ class NobleSigningKey implements ExportableSigningKey {
   }
 }
 
+/** Ed25519 on an installed native implementation (see `installNativeCurves`). */
+class NativeSigningKey implements ExportableSigningKey, SyncSigningKey {
+  readonly algorithm = "Ed25519";
+  readonly publicKey: Uint8Array;
+  readonly #key: NativeEd25519Key;
+  readonly #extractable: boolean;
+  constructor(key: NativeEd25519Key, extractable: boolean) {
+    this.#key = key;
+    this.publicKey = key.publicKey;
+    this.#extractable = extractable;
+  }
+  signSync(data: Uint8Array): Uint8Array {
+    return this.#key.sign(data);
+  }
+  sign(data: Uint8Array): Promise<Uint8Array> {
+    try {
+      return Promise.resolve(this.#key.sign(data));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+  exportPrivateKey(): Promise<Uint8Array> {
+    return this.#extractable ? Promise.resolve(this.#key.exportPrivate()) : Promise.reject(
+      new VaultError("not-extractable", "this key was not created extractable"),
+    );
+  }
+  toString(): string {
+    return `SigningKey(${this.algorithm}, native)`;
+  }
+}
+
 /**
  * Generates a signing key; non-extractable unless `options.extractable`.
  *
@@ -140,7 +180,9 @@ export async function generateSigningKey(
 ): Promise<ExportableSigningKey> {
   checkAlgorithm(algorithm);
   const extractable = options?.extractable ?? false;
-  if (await pickBackend(algorithm, options) === "noble") {
+  const native = nativeCurvesFor(algorithm, options);
+  if (native) return new NativeSigningKey(native.generateEd25519(), extractable);
+  if (await pickBackend(algorithm, portableOptions(options)) === "noble") {
     const n = await loadNoble();
     const secret = n.randomSecret(algorithm);
     return new NobleSigningKey(
@@ -173,7 +215,15 @@ export async function importSigningKey(
   checkAlgorithm(algorithm);
   checkKeyLength(algorithm, "private", privateKey);
   const extractable = options?.extractable ?? false;
-  if (await pickBackend(algorithm, options) === "noble") {
+  const native = nativeCurvesFor(algorithm, options);
+  if (native) {
+    try {
+      return new NativeSigningKey(native.importEd25519(privateKey), extractable);
+    } catch (cause) {
+      throw new VaultError("bad-private-key", `not a valid ${algorithm} private key`, { cause });
+    }
+  }
+  if (await pickBackend(algorithm, portableOptions(options)) === "noble") {
     const n = await loadNoble();
     try {
       return new NobleSigningKey(
@@ -221,12 +271,20 @@ export async function verifySignature(
   publicKey: Uint8Array,
   data: Uint8Array,
   signature: Uint8Array,
-  options?: BackendOptions,
+  options?: CurveBackendOptions,
 ): Promise<boolean> {
   checkAlgorithm(algorithm);
   checkKeyLength(algorithm, "public", publicKey);
   if (signature.length !== 64) return false;
-  if (await pickBackend(algorithm, options) === "noble") {
+  const native = nativeCurvesFor(algorithm, options);
+  if (native) {
+    try {
+      return native.verifyEd25519(publicKey, data, signature);
+    } catch {
+      return false;
+    }
+  }
+  if (await pickBackend(algorithm, portableOptions(options)) === "noble") {
     return (await loadNoble()).verify(algorithm, publicKey, data, signature);
   }
   try {

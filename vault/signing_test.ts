@@ -5,15 +5,22 @@ import { p256 } from "@noble/curves/nist.js";
 import { sha512 } from "@noble/hashes/sha2.js";
 import { concat, fromHex, toHex } from "../_bytes.ts";
 import {
-  type Backend,
+  type CurveBackendOptions,
   generateSigningKey,
   importSigningKey,
   type SignatureAlgorithm,
+  type SigningKey,
   VaultError,
   verifySignature,
 } from "./mod.ts";
+import { useNativeCurves } from "./deno.ts";
 
-const BACKENDS: Backend[] = ["webcrypto", "noble"];
+type CurveBackend = NonNullable<CurveBackendOptions["backend"]>;
+// Ed25519 also runs on the native path (node:crypto; installed for this whole file).
+useNativeCurves();
+const PORTABLE: CurveBackend[] = ["webcrypto", "noble"];
+const backendsOf = (algorithm: SignatureAlgorithm): CurveBackend[] =>
+  algorithm === "Ed25519" ? [...PORTABLE, "native"] : PORTABLE;
 const message = new TextEncoder().encode("route me");
 const ED25519_L = 2n ** 252n + 27742317777372353535851937790883648493n;
 const P256_N = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n;
@@ -37,11 +44,18 @@ async function verdict(
   signature: Uint8Array,
   label: string,
 ): Promise<boolean> {
-  const [web, noble] = await Promise.all(
-    BACKENDS.map((backend) => verifySignature(algorithm, publicKey, data, signature, { backend })),
+  const backends = backendsOf(algorithm);
+  const verdicts = await Promise.all(
+    backends.map((backend) => verifySignature(algorithm, publicKey, data, signature, { backend })),
   );
-  assert.equal(noble, web, `${label}: WebCrypto said ${web}, noble said ${noble}`);
-  return web!;
+  for (const [i, backend] of backends.entries()) {
+    assert.equal(
+      verdicts[i],
+      verdicts[0],
+      `${label}: ${backends[0]} said ${verdicts[0]}, ${backend} said ${verdicts[i]}`,
+    );
+  }
+  return verdicts[0]!;
 }
 
 const ed25519Key = await importSigningKey(
@@ -53,7 +67,7 @@ const p256Key = await importSigningKey(
   fromHex("c9afa9d845ba75166b5c215767b1d6934e50c3db36e89b127b8a622b120f6721"),
 );
 
-Deno.test("P-256 accepts a high-S signature (s' = n - s) on both backends, as Ockam does", async () => {
+Deno.test("P-256 accepts a high-S signature (s' = n - s) on every backend, as Ockam does", async () => {
   const signature = await p256Key.sign(message);
   const s = BigInt("0x" + toHex(signature.subarray(32)));
   const flipped = concat(signature.subarray(0, 32), bytesBE(P256_N - s));
@@ -64,7 +78,7 @@ Deno.test("P-256 accepts a high-S signature (s' = n - s) on both backends, as Oc
   assert.equal(await verdict("ECDSA-P256", p256Key.publicKey, message, flipped, "n - s"), true);
 });
 
-Deno.test("P-256 rejects r or s of zero, or s >= n, on both backends", async () => {
+Deno.test("P-256 rejects r or s of zero, or s >= n, on every backend", async () => {
   const signature = await p256Key.sign(message);
   const r = signature.subarray(0, 32);
   const s = BigInt("0x" + toHex(signature.subarray(32)));
@@ -92,7 +106,7 @@ Deno.test("P-256 rejects a 65-byte public key that is not an uncompressed curve 
   }
 });
 
-Deno.test("Ed25519 rejects S + L (a non-canonical S) on both backends", async () => {
+Deno.test("Ed25519 rejects S + L (a non-canonical S) on every backend", async () => {
   const signature = await ed25519Key.sign(message);
   const s = numberLE(signature.subarray(32));
   const malleated = concat(signature.subarray(0, 32), bytesLE(s + ED25519_L));
@@ -100,7 +114,7 @@ Deno.test("Ed25519 rejects S + L (a non-canonical S) on both backends", async ()
   assert.equal(await verdict("Ed25519", ed25519Key.publicKey, message, malleated, "S + L"), false);
 });
 
-Deno.test("Ed25519 small-order and non-canonical public keys get the same verdict on both backends", async () => {
+Deno.test("Ed25519 small-order and non-canonical public keys get the same verdict on every backend", async () => {
   // Each of the eight small-order points, the two x = 0 points with the sign bit set
   // ("negative zero"), and every y >= p (non-canonical) encoding with either sign bit.
   const keys: [string, Uint8Array][] = ED25519_TORSION_SUBGROUP.map((hex) => [hex, fromHex(hex)]);
@@ -148,7 +162,7 @@ Deno.test("Ed25519 small-order and non-canonical public keys get the same verdic
   );
 });
 
-Deno.test("Ed25519 mixed-order public keys get the same (cofactorless) verdict on both backends", async () => {
+Deno.test("Ed25519 mixed-order public keys get the same (cofactorless) verdict on every backend", async () => {
   // A = aB + T with T of order 8; a signature made with a satisfies the cofactored equation
   // always but the cofactorless one only when 8 | k. WebCrypto is cofactorless.
   const { Point } = ed25519;
@@ -170,8 +184,10 @@ Deno.test("Ed25519 mixed-order public keys get the same (cofactorless) verdict o
 
 for (const algorithm of ["Ed25519", "ECDSA-P256"] as const) {
   const key = algorithm === "Ed25519" ? ed25519Key : p256Key;
+  const BACKENDS = backendsOf(algorithm);
+  const native = algorithm === "Ed25519";
 
-  Deno.test(`${algorithm} verify returns false for a wrong-length signature on both backends`, async () => {
+  Deno.test(`${algorithm} verify returns false for a wrong-length signature on every backend`, async () => {
     const signature = await key.sign(message);
     for (
       const bad of [
@@ -199,7 +215,7 @@ for (const algorithm of ["Ed25519", "ECDSA-P256"] as const) {
     }
   });
 
-  Deno.test(`${algorithm} verify returns false for a tampered message or signature on both backends`, async () => {
+  Deno.test(`${algorithm} verify returns false for a tampered message or signature on every backend`, async () => {
     const signature = await key.sign(message);
     const tampered = message.slice();
     tampered[0]! ^= 0x01;
@@ -222,7 +238,7 @@ for (const algorithm of ["Ed25519", "ECDSA-P256"] as const) {
     }
   });
 
-  Deno.test(`${algorithm} keys are non-extractable by default on both backends`, async () => {
+  Deno.test(`${algorithm} keys are non-extractable by default on every backend`, async () => {
     for (const backend of BACKENDS) {
       const generated = await generateSigningKey(algorithm, { backend });
       await assert.rejects(
@@ -237,8 +253,10 @@ for (const algorithm of ["Ed25519", "ECDSA-P256"] as const) {
     }
   });
 
-  Deno.test(`${algorithm} extractable keys export the private key that imports back on the other backend`, async () => {
-    for (const [from, to] of [["webcrypto", "noble"], ["noble", "webcrypto"]] as const) {
+  Deno.test(`${algorithm} extractable keys export the private key that imports back on another backend`, async () => {
+    const pairs: [CurveBackend, CurveBackend][] = [["webcrypto", "noble"], ["noble", "webcrypto"]];
+    if (native) pairs.push(["native", "webcrypto"], ["webcrypto", "native"], ["native", "noble"]);
+    for (const [from, to] of pairs) {
       const original = await generateSigningKey(algorithm, { backend: from, extractable: true });
       const copy = await importSigningKey(algorithm, await original.exportPrivateKey(), {
         backend: to,
@@ -252,12 +270,20 @@ for (const algorithm of ["Ed25519", "ECDSA-P256"] as const) {
     }
   });
 
-  Deno.test(`${algorithm} signatures made on one backend verify on the other (property)`, async () => {
+  Deno.test(`${algorithm} signatures made on one backend verify on the others (property)`, async () => {
     const webKey = await generateSigningKey(algorithm, { backend: "webcrypto" });
     const nobleKey = await generateSigningKey(algorithm, { backend: "noble" });
+    const cases: [SigningKey, CurveBackend][] = [[webKey, "noble"], [nobleKey, "webcrypto"]];
+    if (native) {
+      const nativeKey = await generateSigningKey(algorithm, { backend: "native" });
+      cases.push([nativeKey, "webcrypto"], [nativeKey, "noble"], [webKey, "native"], [
+        nobleKey,
+        "native",
+      ]);
+    }
     await fc.assert(
       fc.asyncProperty(fc.uint8Array({ maxLength: 256 }), async (data) => {
-        for (const [signer, verifier] of [[webKey, "noble"], [nobleKey, "webcrypto"]] as const) {
+        for (const [signer, verifier] of cases) {
           const signature = await signer.sign(data);
           assert.equal(signature.length, 64);
           assert.equal(
@@ -279,7 +305,7 @@ async function exportable(algorithm: SignatureAlgorithm): Promise<Uint8Array> {
 }
 
 Deno.test("P-256 import rejects a scalar of zero or >= n with VaultError bad-private-key", async () => {
-  for (const backend of BACKENDS) {
+  for (const backend of PORTABLE) {
     for (const scalar of [new Uint8Array(32), bytesBE(P256_N), new Uint8Array(32).fill(0xff)]) {
       await assert.rejects(
         importSigningKey("ECDSA-P256", scalar, { backend }),

@@ -6,7 +6,7 @@
  */
 import { randomHex16 } from "../_bytes.ts";
 import { VaultError } from "../errors.ts";
-import type { BackendOptions } from "./backend.ts";
+import type { CurveBackendOptions } from "./native_curves.ts";
 import {
   type DhAlgorithm,
   generateKeyAgreementKey,
@@ -22,7 +22,7 @@ import {
 } from "./signing.ts";
 
 /** Options of {@linkcode Vault}. */
-export interface VaultOptions extends BackendOptions {
+export interface VaultOptions extends CurveBackendOptions {
   /** Where persisted keys go; an in-memory store by default. */
   store?: KeyStore;
 }
@@ -42,8 +42,9 @@ export interface VaultKey<K> {
 }
 
 /**
- * Holds keys by id. Keys that are not persisted never leave WebCrypto; persisted ones are
- * written once to the store and loaded back on demand.
+ * Holds keys by id. Keys that are not persisted never leave WebCrypto (or, with native curves
+ * installed, `node:crypto`'s KeyObjects); persisted ones are written once to the store and
+ * loaded back on demand.
  *
  * @example
  * ```ts
@@ -58,7 +59,7 @@ export interface VaultKey<K> {
  */
 export class Vault {
   #store: KeyStore;
-  #backend: BackendOptions;
+  #backend: CurveBackendOptions;
   #loaded = new Map<string, SigningKey | KeyAgreementKey>();
 
   /** A vault over `options.store` (in memory by default). */

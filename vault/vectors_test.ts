@@ -1,5 +1,6 @@
 // Known-answer tests: every vector in testdata/ (sources in testdata/README.md), run on the
-// WebCrypto path and on the forced noble path wherever both exist.
+// WebCrypto path and on the forced noble path wherever both exist, and the curves also on
+// the native path.
 import assert from "node:assert/strict";
 import { concat, fromHex, toHex } from "../_bytes.ts";
 import {
@@ -14,6 +15,7 @@ import {
   importSigningKey,
   verifySignature,
 } from "./mod.ts";
+import { useNativeCurves } from "./deno.ts";
 import x25519 from "./testdata/x25519.json" with { type: "json" };
 import x448 from "./testdata/x448.json" with { type: "json" };
 import ed25519 from "./testdata/ed25519.json" with { type: "json" };
@@ -27,10 +29,16 @@ import hmacs from "./testdata/hmac.json" with { type: "json" };
 const BACKENDS: Backend[] = ["webcrypto", "noble"];
 const utf8 = (text: string): Uint8Array => new TextEncoder().encode(text);
 
-for (const backend of BACKENDS) {
+// X25519, X448 and Ed25519 on every curve backend: WebCrypto, noble, and the native one a
+// runtime adapter installs (node:crypto here; installed for this file, so keys made without a
+// backend option use it too).
+useNativeCurves();
+for (const backend of [...BACKENDS, "native"] as const) {
   const opts = { backend };
 
-  for (const [curve, file] of [["X25519", x25519], ["X448", x448]] as const) {
+  const curves = [["X25519", x25519], ["X448", x448]] as const;
+  // No adapter provides X448 natively.
+  for (const [curve, file] of backend === "native" ? curves.slice(0, 1) : curves) {
     Deno.test(`${curve} matches RFC 7748 §5.2 scalar-multiplication vectors (${backend})`, async () => {
       for (const v of file.scalarMult) {
         const key = await importKeyAgreementKey(curve, fromHex(v.scalar), opts);
@@ -63,6 +71,10 @@ for (const backend of BACKENDS) {
       );
     }
   });
+}
+
+for (const backend of BACKENDS) {
+  const opts = { backend };
 
   Deno.test(`ECDSA P-256 verifies the RFC 6979 A.2.5 SHA-256 signatures (${backend})`, async () => {
     const key = await importSigningKey("ECDSA-P256", fromHex(p256.privateKey), opts);
