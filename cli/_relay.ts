@@ -40,7 +40,7 @@
  * directory), so the identifier printed stays the same across restarts.
  *
  * Fleet. `--nats URL[,URL…]` joins a relay fleet on a NATS JetStream cluster (see
- * `joinFleet`): names are held fleet-wide, devices at other relays are reached over NATS, and
+ * `Fleet.join`): names are held fleet-wide, devices at other relays are reached over NATS, and
  * the queue lives in JetStream. `--fleet-name` names this relay in the fleet. Credentials come
  * from `SEALROUTE_NATS_USER`/`SEALROUTE_NATS_PASS` or `SEALROUTE_NATS_TOKEN`.
  *
@@ -116,8 +116,8 @@ export async function main(args: readonly string[], stop: AbortSignal): Promise<
     );
   }
   const replicas = intFlag(flags, "nats-replicas", natsUrls.length >= 3 ? 3 : 1) || 1;
-  const nats = natsUrls.length ? await connectFleet(natsUrls, fleetName) : undefined;
-  const queue = queueKind === "off" || nats ? undefined : new RelayQueue({
+  const fleet = natsUrls.length ? await joinNats(natsUrls, fleetName) : undefined;
+  const queue = queueKind === "off" || fleet ? undefined : new RelayQueue({
     ...queueBounds,
     ...(queueKind === "sqlite" ? { store: openQueueStore(`${stateDir}/queue.db`) } : {}),
   });
@@ -166,9 +166,9 @@ export async function main(args: readonly string[], stop: AbortSignal): Promise<
     operators,
     logger,
     ...(queue ? { queue } : {}),
-    ...(nats ? { fleet: { nats, name: fleetName, replicas, queue: queueBounds } } : {}),
+    ...(fleet ? { fleet: { client: fleet, name: fleetName, replicas, queue: queueBounds } } : {}),
   }).catch(async (error) => {
-    await nats?.close();
+    await fleet?.close();
     if (error instanceof Deno.errors.AddrInUse) {
       const hostname = flags.string.hostname ?? "127.0.0.1";
       const [busy, flag] = inUse(hostname, port) ? [port, "--port"] : [wsPort, "--ws-port"];
@@ -194,7 +194,7 @@ export async function main(args: readonly string[], stop: AbortSignal): Promise<
     identifier: relay.identifier,
     tcp: relay.tcp,
     ws: relay.ws,
-    ...(nats ? { fleet: fleetName } : {}),
+    ...(fleet ? { fleet: fleetName } : {}),
   });
   try {
     await aborted(stop);
@@ -202,7 +202,7 @@ export async function main(args: readonly string[], stop: AbortSignal): Promise<
   } finally {
     await relay.close();
     queue?.close();
-    await nats?.close();
+    await fleet?.close();
   }
 }
 
@@ -211,8 +211,9 @@ export async function main(args: readonly string[], stop: AbortSignal): Promise<
  * `SEALROUTE_NATS_PASS`, or `SEALROUTE_NATS_TOKEN` (secrets stay off the command line); none
  * answering is `fleet-unreachable`.
  */
-async function connectFleet(urls: readonly string[], name: string) {
-  const { connectNats } = await import("../fleet/deno.ts");
+async function joinNats(urls: readonly string[], name: string) {
+  // Loaded only for a fleet: a lone relay does not pay for the NATS client.
+  const { FleetClient } = await import("../fleet/deno.ts");
   const env = (key: string) => Deno.env.get(key) || undefined;
   const [user, pass, token] = [
     env("SEALROUTE_NATS_USER"),
@@ -220,7 +221,7 @@ async function connectFleet(urls: readonly string[], name: string) {
     env("SEALROUTE_NATS_TOKEN"),
   ];
   try {
-    return await connectNats(urls, {
+    return await FleetClient.connect(urls, {
       name,
       timeout: 5000,
       ...(user ? { user } : {}),

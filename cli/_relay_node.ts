@@ -28,7 +28,8 @@ import {
 } from "../routing/mod.ts";
 import type { Connection } from "../transport/mod.ts";
 import { listenTcp, type TcpListener, webSocketHandler } from "../transport/deno.ts";
-import type { FleetConnection, FleetMember } from "../fleet/mod.ts";
+import type { FleetMember } from "../fleet/mod.ts";
+import type { FleetClient } from "../fleet/deno.ts";
 
 /** Options of {@linkcode startRelayNode}. */
 export interface RelayNodeOptions {
@@ -68,13 +69,13 @@ export interface RelayNodeOptions {
   /** Called with each accepted connection and its transport. */
   onConnection?: (connection: Connection, transport: "tcp" | "ws") => void;
   /**
-   * Joins a relay fleet over NATS (see `joinFleet`): names are claimed fleet-wide, devices
+   * Joins a relay fleet over NATS (see `Fleet.join`): names are claimed fleet-wide, devices
    * at other relays are reached over NATS, and the queue lives in JetStream (`queue` is then
    * ignored; its bounds come from `fleet.queue`).
    */
   fleet?: {
     /** A connection to the fleet's NATS cluster (this node does not close it). */
-    nats: FleetConnection;
+    client: FleetClient;
     /** This relay's name in the fleet. */
     name: string;
     /** Replicas of the fleet's buckets and stream. Default 1. */
@@ -152,11 +153,8 @@ export async function startRelayNode(options: RelayNodeOptions): Promise<RelayNo
     };
     const registrants = options.registrants ? new Set(options.registrants) : undefined;
     if (options.fleet) {
-      // Loaded only for a fleet: a lone relay does not pay for the NATS client.
-      const { joinFleet } = await import("../fleet/mod.ts");
-      fleet = await joinFleet({
+      fleet = await options.fleet.client.join({
         node,
-        nats: options.fleet.nats,
         name: options.fleet.name,
         flows,
         ...(options.fleet.replicas ? { replicas: options.fleet.replicas } : {}),

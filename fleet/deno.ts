@@ -5,9 +5,10 @@
  *
  * @module
  */
-import { connect } from "@nats-io/transport-node";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { TransportError } from "../errors.ts";
-import type { FleetConnection } from "./fleet_relay.ts";
+import { jetstream, type JetStreamClient } from "@nats-io/jetstream";
+import { Fleet, type FleetMember, type FleetOptions } from "./fleet_relay.ts";
 import type { NatsLinkClient, NatsLinkMessage, NatsLinkSubscription } from "./nats_link.ts";
 
 /** Options for {@linkcode connectNats}: a subset of the NATS client's `ConnectionOptions`. */
@@ -71,14 +72,74 @@ export interface FleetNatsConnection extends NatsLinkClient {
 export async function connectNats(
   servers: readonly string[],
   options: ConnectNatsOptions = {},
-): Promise<FleetNatsConnection & FleetConnection> {
+): Promise<FleetNatsConnection> {
+  return await dial(servers, options);
+}
+
+/**
+ * A connection to the fleet's NATS cluster with a JetStream client over it: what a relay
+ * joins a fleet through ({@linkcode FleetClient.join}).
+ */
+export class FleetClient {
+  /** The connection (core NATS: the relays' links and notices). */
+  readonly nats: FleetNatsConnection;
+  readonly #js: JetStreamClient;
+
+  private constructor(nats: FleetNatsConnection, js: JetStreamClient) {
+    this.nats = nats;
+    this.#js = js;
+  }
+
+  /**
+   * Connects as {@linkcode connectNats} does and makes a JetStream client over the connection.
+   *
+   * @throws {TransportError} code `connect-failed` when no server answers the first time.
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { FleetClient } from "@sealroute/sealroute/fleet/deno";
+   *
+   * const error = await FleetClient.connect(["nats://127.0.0.1:9"], { reconnect: false })
+   *   .catch((e) => e);
+   * assert.equal(error.code, "connect-failed");
+   * ```
+   */
+  static async connect(
+    servers: readonly string[],
+    options: ConnectNatsOptions = {},
+  ): Promise<FleetClient> {
+    const nc = await dial(servers, options);
+    return new FleetClient(nc, jetstream(nc));
+  }
+
+  /** The JetStream client over `client`'s connection (for `FleetRegistry.open` and the like). */
+  static jetstream(client: FleetClient): JetStreamClient {
+    return client.#js;
+  }
+
+  /** Makes a relay node a member of the fleet over this connection (see `Fleet.join`). */
+  join(options: Omit<FleetOptions, "nats">): Promise<FleetMember> {
+    return Fleet.join({ ...options, nats: this.nats }, this.#js);
+  }
+
+  /** Closes the connection (what is buffered is flushed first). */
+  close(): Promise<void> {
+    return this.nats.close();
+  }
+}
+
+async function dial(
+  servers: readonly string[],
+  options: ConnectNatsOptions,
+): Promise<FleetNatsConnection & NatsConnection> {
   try {
-    return await connect({
+    const nc = await connect({
       maxReconnectAttempts: -1,
       reconnectTimeWait: 250,
       ...options,
       servers: [...servers],
     });
+    return nc;
   } catch (error) {
     throw new TransportError(
       "connect-failed",

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import type { JetStreamClient } from "@nats-io/jetstream";
 import type { Flow } from "../routing/flow_controls.ts";
 import {
   Address,
@@ -24,15 +24,12 @@ import { JetStreamRelayQueueStore } from "./jetstream_queue_store.ts";
 import { connectNatsLink, type NatsLinkClient } from "./nats_link.ts";
 import { FleetRegistry, type NameRecord } from "./registry.ts";
 
-/** A NATS connection, as the official client's `connect` returns it. */
-export type FleetConnection = Parameters<typeof jetstream>[0] & NatsLinkClient;
-
-/** Options for {@linkcode joinFleet}. */
+/** Options for {@linkcode Fleet.join}. */
 export interface FleetOptions {
   /** The node the relay service runs on. */
   node: Node;
-  /** A connection to the fleet's NATS cluster. */
-  nats: FleetConnection;
+  /** A connection to the fleet's NATS cluster (`FleetClient.connect` in `fleet/deno` opens one). */
+  nats: NatsLinkClient;
   /** This relay's name in the fleet: 1-64 of `[A-Za-z0-9_-]`, unique in the fleet. */
   name: string;
   /**
@@ -50,7 +47,7 @@ export interface FleetOptions {
   liveness?: LivenessOptions;
 }
 
-/** A relay's membership of a fleet; see {@linkcode joinFleet}. */
+/** A relay's membership of a fleet; see {@linkcode Fleet.join}. */
 export interface FleetMember extends AsyncDisposable {
   /** The flow messages from other relays arrive on: the relay service must consume it. */
   readonly flow: Flow;
@@ -78,37 +75,51 @@ function noticeSubject(node: string): string {
   return `sealroute.queued.${node}`;
 }
 
-/**
- * Joins a relay fleet over `options.nats`. Use it in three steps: join, start the relay
- * service with the member's `arbiter`, `queue` and `flow` (in `consumes`), then `attach`.
- *
- * - A registration is claimed in the fleet's registry before the relay service claims it
- *   here: one identity holds a name across every relay; the same identity moves it.
- * - Every other relay serves the name with a stand-in worker at the same address that
- *   carries frames over the NATS link to the holder's relay (so a client reaches a device
- *   through whichever relay it dialled), or, while that relay is unreachable, stores them in
- *   the name's JetStream queue (refusals as on one relay).
- * - The queue lives in JetStream: when the holder registers again at any relay, that relay
- *   loads what waits and forwards it, in order, before new frames.
- *
- * Frames stay as the sender sealed them: relays and NATS see routing and ciphertext.
- *
- * @throws {TransportError} code `fleet-unavailable` when JetStream does not answer.
- * @example
- * ```ts ignore
- * const member = await joinFleet({ node, nats, name: "relay-a", flows });
- * const service = startRelayService(node, {
- *   consumes: [...flows, member.flow], queue: member.queue, arbiter: member.arbiter,
- * });
- * await member.attach(service);
- * ```
- */
-export async function joinFleet(options: FleetOptions): Promise<FleetMember> {
+/** Relay fleets; see {@linkcode Fleet.join}. */
+export class Fleet {
+  private constructor() {}
+
+  /**
+   * Joins a relay fleet over `options.nats` and `jetstream` (a JetStream client over the same
+   * connection). Use it in three steps: join, start the relay
+   * service with the member's `arbiter`, `queue` and `flow` (in `consumes`), then `attach`.
+   *
+   * - A registration is claimed in the fleet's registry before the relay service claims it
+   *   here: one identity holds a name across every relay; the same identity moves it.
+   * - Every other relay serves the name with a stand-in worker at the same address that
+   *   carries frames over the NATS link to the holder's relay (so a client reaches a device
+   *   through whichever relay it dialled), or, while that relay is unreachable, stores them in
+   *   the name's JetStream queue (refusals as on one relay).
+   * - The queue lives in JetStream: when the holder registers again at any relay, that relay
+   *   loads what waits and forwards it, in order, before new frames.
+   *
+   * Frames stay as the sender sealed them: relays and NATS see routing and ciphertext.
+   *
+   * @throws {TransportError} code `fleet-unavailable` when JetStream does not answer.
+   * @example
+   * ```ts ignore
+   * // With fleet/deno: const fleet = await FleetClient.connect(urls); fleet.join({ ... }).
+   * const member = await Fleet.join({ node, nats, name: "relay-a", flows }, jetstream);
+   * const service = startRelayService(node, {
+   *   consumes: [...flows, member.flow], queue: member.queue, arbiter: member.arbiter,
+   * });
+   * await member.attach(service);
+   * ```
+   */
+  static join(options: FleetOptions, jetstream: JetStreamClient): Promise<FleetMember> {
+    return joinFleet(options, jetstream);
+  }
+}
+
+async function joinFleet(
+  options: FleetOptions,
+  jetstream: JetStreamClient,
+): Promise<FleetMember> {
   const { node, nats } = options;
   const me = options.name;
   const log = node.logger;
-  const js = jetstream(nats);
-  const jsm = await jetstreamManager(nats);
+  const js = jetstream;
+  const jsm = await js.jetstreamManager();
   const replicas = options.replicas ?? 1;
   const registry = await FleetRegistry.open(js, {
     node: me,

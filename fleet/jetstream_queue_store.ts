@@ -145,7 +145,7 @@ export class JetStreamRelayQueueStore implements RelayQueueStore {
    * ```ts ignore
    * import { jetstream, jetstreamManager } from "@nats-io/jetstream";
    * import { JetStreamRelayQueueStore } from "@sealroute/sealroute/fleet";
-   * const store = await JetStreamRelayQueueStore.open(jetstream(nc), await jetstreamManager(nc));
+   * const store = await JetStreamRelayQueueStore.open(js, await js.jetstreamManager());
    * ```
    */
   static async open(

@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { RelayQueue } from "../routing/mod.ts";
 import { ensureNatsServer, startNatsServer } from "../tests/nats/cluster.ts";
 import { decodeRecord, encodeRecord, JetStreamRelayQueueStore } from "./jetstream_queue_store.ts";
@@ -32,8 +31,8 @@ Deno.test({
   async fn() {
     const s = await startNatsServer();
     try {
-      const js = jetstream(s.nc);
-      const jsm = await jetstreamManager(s.nc);
+      const js = s.js;
+      const jsm = await js.jetstreamManager();
       const first = await JetStreamRelayQueueStore.open(js, jsm, { maxPerName: 5 });
       const queue = new RelayQueue({ store: first, maxPerName: 5 });
       for (let i = 0; i < 4; i++) {
@@ -73,8 +72,8 @@ Deno.test({
   async fn() {
     const s = await startNatsServer();
     try {
-      const js = jetstream(s.nc);
-      const jsm = await jetstreamManager(s.nc);
+      const js = s.js;
+      const jsm = await js.jetstreamManager();
       const store = await JetStreamRelayQueueStore.open(js, jsm, {
         stream: "BOUNDS",
         maxPerName: 3,

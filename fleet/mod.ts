@@ -1,7 +1,7 @@
 /**
  * A relay fleet on NATS: several relays behind one name, any of them reaching any device.
  *
- * - {@linkcode joinFleet} makes a relay node a member: names are claimed in a registry shared
+ * - {@linkcode Fleet.join} makes a relay node a member: names are claimed in a registry shared
  *   through JetStream key-value buckets ({@linkcode FleetRegistry}: one identity per name
  *   across the fleet, the same identity moves it), frames for a device at another relay go
  *   over a NATS link between the two relays ({@linkcode connectNatsLink}), and each name's
@@ -33,9 +33,4 @@ export {
 } from "./nats_link.ts";
 export { FleetRegistry, type FleetRegistryOptions, type NameRecord } from "./registry.ts";
 export { type JetStreamQueueOptions, JetStreamRelayQueueStore } from "./jetstream_queue_store.ts";
-export {
-  type FleetConnection,
-  type FleetMember,
-  type FleetOptions,
-  joinFleet,
-} from "./fleet_relay.ts";
+export { Fleet, type FleetMember, type FleetOptions } from "./fleet_relay.ts";

@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { jetstream } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import { ensureNatsServer, startNatsServer } from "../tests/nats/cluster.ts";
 import { FleetRegistry, parseNameRecord } from "./registry.ts";
@@ -37,7 +36,7 @@ Deno.test({
   sanitizeResources: false,
   async fn() {
     const s = await startNatsServer();
-    const js = jetstream(s.nc);
+    const js = s.js;
     const a = await FleetRegistry.open(js, { node: "a", nodeTtl: 3000 });
     const b = await FleetRegistry.open(js, { node: "b", nodeTtl: 3000 });
     try {

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { type RelayNode, startRelayNode } from "../cli/_relay.ts";
 import { startDevice } from "../cli/_device.ts";
 import { connectToDevice } from "../cli/_client.ts";
-import { connectNats } from "../fleet/deno.ts";
+import { FleetClient } from "../fleet/deno.ts";
 import { SealrouteError } from "../errors.ts";
 import { ensureNatsServer, type NatsCluster, startNatsCluster } from "./nats/cluster.ts";
 import { gate, identities, LINK, until } from "./_relay_stack.ts";
@@ -13,23 +13,23 @@ const available = await ensureNatsServer();
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-type Nats = Awaited<ReturnType<typeof connectNats>>;
-
 /** A cluster and `count` relays named a, b, c…, relay i on NATS node i. */
 async function fleet(count = 3) {
   const cluster: NatsCluster = await startNatsCluster();
-  const conns: Nats[] = [];
+  const conns: FleetClient[] = [];
   const relays: RelayNode[] = [];
   const ids = await identities(count);
   try {
     for (let i = 0; i < count; i++) {
-      const nats = await connectNats([cluster.urls[i]!, ...cluster.urls], { noRandomize: true });
+      const nats = await FleetClient.connect([cluster.urls[i]!, ...cluster.urls], {
+        noRandomize: true,
+      });
       conns.push(nats);
       relays.push(
         await startRelayNode({
           identity: ids[i]!,
           liveness: LINK,
-          fleet: { nats, name: "abc"[i]!, replicas: 3, queue: { maxPerName: 50 } },
+          fleet: { client: nats, name: "abc"[i]!, replicas: 3, queue: { maxPerName: 50 } },
         }),
       );
     }
@@ -43,11 +43,11 @@ async function fleet(count = 3) {
   async function restartFirst() {
     await relays[0]!.close();
     // What the relay wrote to JetStream is there once its connection flushed.
-    await conns[0]!.flush();
+    await conns[0]!.nats.flush();
     relays[0] = await startRelayNode({
       identity: ids[0]!,
       liveness: LINK,
-      fleet: { nats: conns[0]!, name: "a", replicas: 3, queue: { maxPerName: 50 } },
+      fleet: { client: conns[0]!, name: "a", replicas: 3, queue: { maxPerName: 50 } },
     });
   }
   async function close() {

@@ -5,7 +5,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { connectNats } from "../../fleet/deno.ts";
+import { FleetClient } from "../../fleet/deno.ts";
 
 /** Whether `nats-server --version` runs. */
 async function natsServerWorks(): Promise<boolean> {
@@ -259,16 +259,17 @@ export async function startNatsServer() {
     stderr: "null",
   }).spawn();
   const url = `nats://127.0.0.1:${port}`;
-  let nc: Awaited<ReturnType<typeof connectNats>> | undefined;
-  for (let i = 0; i < 100 && !nc; i++) {
-    nc = await connectNats([url], { reconnect: false }).catch(() => undefined);
-    if (!nc) await new Promise((r) => setTimeout(r, 50));
+  let client: FleetClient | undefined;
+  for (let i = 0; i < 100 && !client; i++) {
+    client = await FleetClient.connect([url], { reconnect: false }).catch(() => undefined);
+    if (!client) await new Promise((r) => setTimeout(r, 50));
   }
-  assert(nc, "nats-server did not start");
+  assert(client, "nats-server did not start");
   return {
-    nc,
+    nc: client.nats,
+    js: FleetClient.jetstream(client),
     async stop() {
-      await nc.close();
+      await client.nats.close();
       child.kill("SIGTERM");
       await child.status;
       await Deno.remove(dir, { recursive: true });
