@@ -4,7 +4,9 @@
 // A reconnect resends at once what was out; a channel the device lost (silent while the
 // relay is up) is replaced and what was not delivered is sent again on the new one (across
 // that replacement exactly-once weakens to at-least-once: the device's receiver state went
-// with its process). Nothing is dropped silently: a message is delivered, or counted failed.
+// with its process; a `device --resume` resumes the channel instead and reads its receiver's
+// record back, so the same sender goes on exactly once). Nothing is dropped silently: a
+// message is delivered, or counted failed.
 import type { SecureChannel } from "../channel/mod.ts";
 import { type DeliveryLevel, type DeliverySender, reliable } from "../delivery/mod.ts";
 import { DeliveryError } from "../errors.ts";

@@ -39,6 +39,7 @@ import { RelaySession } from "./_relay_session.ts";
 import {
   type DeliveredMessage,
   type DeliveryReceiver,
+  type DeliveryReceiverStateStore,
   startDeliveryReceiver,
 } from "../delivery/mod.ts";
 import type { SealrouteError } from "../errors.ts";
@@ -85,6 +86,8 @@ export interface DeviceOptions {
   resume?: ChannelStateStore;
   /** Called with each message a client's reliable stream delivered (exactly once each). */
   onDelivered?: (message: DeliveredMessage) => void;
+  /** The delivery receiver's record, kept across a crash (with `resume`). Default: none. */
+  deliveryState?: DeliveryReceiverStateStore;
 }
 
 /** The device's reliable-delivery receiver worker (clients' `--delivery` streams). */
@@ -192,6 +195,7 @@ export async function startDevice(options: DeviceOptions): Promise<Device> {
     const delivery = startDeliveryReceiver(node, DELIVERY_WORKER, {
       consumes: [listener.flow],
       onMessage: (m: DeliveredMessage) => options.onDelivered?.(m),
+      ...(options.deliveryState ? { state: options.deliveryState } : {}),
     });
     node.startWorker("echo", (ctx) => ctx.reply(ctx.message.payload), {
       consumes: [listener.flow],

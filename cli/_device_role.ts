@@ -6,6 +6,8 @@ import { SealrouteError } from "../errors.ts";
 import { type Device, startDevice } from "./_device.ts";
 import { ChannelStateStore } from "../channel/mod.ts";
 import { FileKeyStore } from "../vault/deno.ts";
+import { SqliteDeliveryReceiverState } from "../delivery/deno.ts";
+import { DeliveryTally } from "./_delivery_tally.ts";
 import { membership } from "./_membership.ts";
 import { type FieldValue, Output } from "./_output.ts";
 import {
@@ -78,14 +80,27 @@ export async function runDeviceRole(
   using member = await membership(flags, { stateDir, identity, out, role });
   const accepted = clientTrust ?? member?.trustPolicy;
   if (!accepted) out.warn(role, "every client identity is accepted; pass --trust I… to restrict");
-  const streams = new DeliveryTally();
-  // Clients' channels survive a crash of this process: their state in <state>/channels.
+  // Clients' channels survive a crash of this process: their state in <state>/channels, and
+  // the delivery receiver's record (with this tally, in the same transaction as each
+  // message's record) in <state>/delivery.db, so their streams go on exactly once.
   const resume = flags.boolean.resume
     ? new ChannelStateStore(new FileKeyStore(`${stateDir}/channels`))
     : undefined;
+  if (resume) await Deno.mkdir(stateDir, { recursive: true });
+  using deliveryState = resume
+    ? new SqliteDeliveryReceiverState(`${stateDir}/delivery.db`)
+    : undefined;
+  const streams = new DeliveryTally(deliveryState?.database);
   const device = await startDevice({
     ...(resume ? { resume } : {}),
-    onDelivered: (message) => streams.count(message),
+    ...(deliveryState ? { deliveryState } : {}),
+    onDelivered: (message) => {
+      if (!deliveryState) return streams.count(message);
+      deliveryState.transaction(() => {
+        streams.count(message);
+        message.commit();
+      });
+    },
     identity,
     relay: relayAddress,
     name,
@@ -179,36 +194,3 @@ export function deviceMain(args: readonly string[], stop: AbortSignal): Promise<
     ready: (device) => ({ "relay-node": short(device.relayChannel.remoteIdentifier) }),
   });
 }
-
-/**
- * Counts what clients' reliable streams delivered, and how many of those were seen before
- * (by the sequence number a client stream puts on each message's first line).
- */
-class DeliveryTally {
-  delivered = 0;
-  duplicates = 0;
-  /** Messages that came after one with a higher sequence number. */
-  outOfOrder = 0;
-  #last = -1;
-  #seen = new Uint8Array(1024);
-
-  count(message: { payload: Uint8Array }): void {
-    this.delivered++;
-    const newline = message.payload.indexOf(0x0a);
-    const seq = Number(new TextDecoder().decode(message.payload.subarray(0, newline)));
-    if (!Number.isSafeInteger(seq) || seq < 0 || seq >= MAX_TALLIED) return;
-    if (seq < this.#last) this.outOfOrder++;
-    this.#last = Math.max(this.#last, seq);
-    if (seq >> 3 >= this.#seen.length) {
-      const grown = new Uint8Array(Math.min(MAX_TALLIED >> 3, (seq >> 3) * 2 + 1));
-      grown.set(this.#seen);
-      this.#seen = grown;
-    }
-    const bit = 1 << (seq & 7);
-    if (this.#seen[seq >> 3]! & bit) this.duplicates++;
-    this.#seen[seq >> 3]! |= bit;
-  }
-}
-
-/** Sequence numbers tallied for duplicates (2 MiB of bits at most). */
-const MAX_TALLIED = 16 * 1024 * 1024;

@@ -111,7 +111,9 @@ Options:
       --relay-id I…        the relay node's identifier, checked on connect
       --timeout MS         handshake timeout (default 5000)
       --resume             keep clients' channels resumable across a crash of this
-                           process (<state>/channels) and resume them at start
+                           process (<state>/channels) and resume them at start, with
+                           their reliable streams' record (<state>/delivery.db): delivery
+                           goes on exactly once
 ${ENROLL}
 ${LINK}
       --json               print one JSON object per event line

@@ -5,7 +5,18 @@
  * acknowledgements, retransmission on timeout and on {@linkcode DeliverySender.kick},
  * duplicate suppression and in-order delivery, a window the receiver grants, and a sender
  * outbox bounded in messages and bytes. Levels: `none`, `at-least-once`, `exactly-once`.
- * State is in memory: neither end's survives a process restart. Wire format: WIRE.md.
+ * Wire format: WIRE.md.
+ *
+ * What survives a restart: the sender's outbox is in memory (a sender that dies loses what it
+ * had not delivered; its callers saw those promises pending). The receiver's record of what
+ * it delivered survives when it is given a `state` store ({@linkcode MemoryDeliveryReceiverState},
+ * or the SQLite one in `@sealroute/sealroute/delivery/deno`): the record of each message is
+ * durable before any acknowledgement covers it, so a receiver killed and started again with
+ * the same store (its channel resumed) suppresses what it delivered before and the sender
+ * goes on in the same session. One window remains: a crash after `onMessage` had its effect
+ * and before the record was written delivers that message again after the restart. Close it
+ * by calling `message.commit()` inside the application's own transaction on the store's
+ * database, or by deduplicating on `(message.session, message.seq)` in the application.
  *
  * @example
  * ```ts
@@ -25,6 +36,13 @@
  */
 export { createDeliverySender, DeliverySender } from "./sender.ts";
 export { DeliveryReceiver, startDeliveryReceiver } from "./receiver.ts";
+export {
+  checkDeliveryRecord,
+  type DeliveryReceiverStateStore,
+  type DeliverySessionRecord,
+  MAX_PEER_LENGTH,
+  MemoryDeliveryReceiverState,
+} from "./receiver_state.ts";
 export type {
   DeliveredMessage,
   DeliveryReceiverOptions,

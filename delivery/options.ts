@@ -8,6 +8,7 @@ import type { AddressLike } from "../routing/address.ts";
 import type { Flow } from "../routing/flow_controls.ts";
 import type { LocalInfo } from "../routing/routed_message.ts";
 import type { RouteLike } from "../routing/route.ts";
+import type { DeliveryReceiverStateStore } from "./receiver_state.ts";
 import type { DeliveryLevel } from "./wire.ts";
 
 /** When `send` resolves: the receiver handed the message on, or the outbox took it. */
@@ -106,6 +107,15 @@ export interface DeliveredMessage {
   readonly level: DeliveryLevel;
   /** The local info the frame arrived with (a secure channel's peer identifier, ...). */
   readonly localInfo: LocalInfo;
+  /**
+   * Records the message as delivered in the receiver's `state` now, synchronously (a no-op
+   * without a store, for a copy, or when called again). Call it inside your own transaction
+   * on the store's database (`SqliteDeliveryReceiverState.database`) to make your effect and
+   * the record one atomic commit: then a crash at any point neither loses nor repeats the
+   * effect. If you do not call it, the receiver records the message once `onMessage`
+   * settled. It throws if the store fails to write.
+   */
+  readonly commit: () => void;
 }
 
 /** Options of {@linkcode startDeliveryReceiver}. */
@@ -132,6 +142,14 @@ export interface DeliveryReceiverOptions {
   consumes?: readonly Flow[];
   /** Told of every frame refused, with its typed error. */
   onRefused?: (error: SealrouteError) => void;
+  /**
+   * Where each session's delivered point is kept, so that a receiver started again with the
+   * same store (after its process was killed) knows its senders' sessions and suppresses
+   * what it delivered before. The record of a message is written after `onMessage` settled
+   * (or inside it, with `commit`) and before any acknowledgement covers it. Default: none
+   * (in memory only: a restarted receiver starts each session again at the sender's `base`).
+   */
+  state?: DeliveryReceiverStateStore;
 }
 
 /** Counters of a {@linkcode DeliveryReceiver}. */
@@ -154,4 +172,6 @@ export interface DeliveryReceiverStats {
   readonly refused: number;
   /** Acknowledgements sent. */
   readonly acks: number;
+  /** Sessions read back from `state` at start. */
+  readonly restored: number;
 }

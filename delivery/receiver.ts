@@ -7,11 +7,19 @@
  */
 import { DeliveryError, SealrouteError } from "../errors.ts";
 import type { Address, AddressLike } from "../routing/address.ts";
-import type { Flow } from "../routing/flow_controls.ts";
 import type { Node, WorkerContext } from "../routing/node.ts";
 import { Route } from "../routing/route.ts";
-import { LOCAL_INFO_IDENTIFIER, type LocalInfo, RoutedMessage } from "../routing/routed_message.ts";
-import { type Held, Reorder } from "./_reorder.ts";
+import { LOCAL_INFO_IDENTIFIER, RoutedMessage } from "../routing/routed_message.ts";
+import type { Held } from "./_reorder.ts";
+import {
+  type Extra,
+  hex,
+  newSession,
+  recordSession,
+  restoredSession,
+  type Session,
+} from "./_receiver_session.ts";
+import { type DeliveryReceiverStateStore, loadDeliveryRecords } from "./receiver_state.ts";
 import type {
   DeliveredMessage,
   DeliveryReceiverOptions,
@@ -27,27 +35,12 @@ import {
   type ResetReason,
 } from "./wire.ts";
 
-interface Extra {
-  localInfo: LocalInfo;
-  flow: Flow | undefined;
-}
-
-interface Session {
-  readonly key: string;
-  readonly id: Uint8Array;
-  readonly level: DeliveryLevel;
-  readonly reorder: Reorder<Extra>;
-  returnRoute: Route;
-  lastActive: number;
-  draining: boolean;
-  ackTimer: ReturnType<typeof setTimeout> | undefined;
-  sinceAck: number;
-  ended: boolean;
-}
-
 /**
  * Starts a delivery receiver at `address`; senders route to it (through a secure channel:
  * `[channel.address, address]`, with `consumes: [listener.flow]` here).
+ * With `options.state` its record of what it delivered survives a restart of its process
+ * (see {@linkcode DeliveryReceiverStateStore}): read back here, written before each
+ * acknowledgement.
  *
  * @example
  * ```ts
@@ -106,6 +99,8 @@ export class DeliveryReceiver implements AsyncDisposable {
   readonly #maxFrame: number;
   readonly #onRefused: ((error: SealrouteError) => void) | undefined;
   readonly #sessions = new Map<string, Session>();
+  readonly #state: DeliveryReceiverStateStore | undefined;
+  readonly #bounds: { window: number; maxBytes: number };
   #chain: Promise<void> = Promise.resolve(); // level "none" deliveries, in arrival order
   #closed = false;
   #stats = {
@@ -115,6 +110,7 @@ export class DeliveryReceiver implements AsyncDisposable {
     acks: 0,
     highWaterHeld: 0,
     highWaterBytes: 0,
+    restored: 0,
   };
 
   /** Internal: use {@linkcode startDeliveryReceiver}. */
@@ -134,6 +130,9 @@ export class DeliveryReceiver implements AsyncDisposable {
     if (!Number.isSafeInteger(this.#window) || this.#window < 1 || this.#window > MAX_WINDOW) {
       throw new RangeError(`window must be 1..${MAX_WINDOW}`);
     }
+    this.#bounds = { window: this.#window, maxBytes: this.#maxBytes };
+    this.#state = options.state;
+    if (this.#state) this.#restore(this.#state);
     this.#address = node.startWorker(address, (ctx) => this.#receive(ctx), {
       consumes: options.consumes ?? [],
       onStop: () => this.#end(),
@@ -174,6 +173,27 @@ export class DeliveryReceiver implements AsyncDisposable {
     return this.close();
   }
 
+  // Sessions from the store come back where their record says; their senders' frames name them.
+  #restore(state: DeliveryReceiverStateStore): void {
+    const limits = { maxSessions: this.#maxSessions, idle: this.#idle, now: Date.now() };
+    for (const r of loadDeliveryRecords(state, limits)) {
+      const session = restoredSession(r, this.#bounds);
+      this.#sessions.set(session.key, session);
+      this.#stats.restored++;
+    }
+  }
+
+  // A session ended for good (evicted, or its messages refused): its record goes too.
+  #forget(s: Session): void {
+    this.#drop(s);
+    this.#sessions.delete(s.key);
+    try {
+      this.#state?.delete(s.peer, s.hexId);
+    } catch (error) {
+      this.#node.logger.warn("delivery receiver could not delete a session's record", { error });
+    }
+  }
+
   #end(): void {
     this.#closed = true;
     for (const s of this.#sessions.values()) this.#drop(s);
@@ -207,7 +227,8 @@ export class DeliveryReceiver implements AsyncDisposable {
 
   #data(frame: DataFrame, extra: Extra, returnRoute: Route): void {
     const who = extra.localInfo[LOCAL_INFO_IDENTIFIER];
-    const key = `${typeof who === "string" ? who : ""}/${hex(frame.session)}`;
+    const peer = typeof who === "string" ? who : "";
+    const key = `${peer}/${hex(frame.session)}`;
     let session = this.#sessions.get(key);
     const now = Date.now();
     if (session && session.level !== frame.level) {
@@ -217,18 +238,8 @@ export class DeliveryReceiver implements AsyncDisposable {
     if (!session) {
       // A new session starts where the sender says everything before was delivered; it is
       // kept only if its first frame is accepted.
-      session = {
-        key,
-        id: frame.session.slice(),
-        level: frame.level,
-        reorder: new Reorder({ window: this.#window, maxBytes: this.#maxBytes, start: frame.base }),
-        returnRoute,
-        lastActive: now,
-        draining: false,
-        ackTimer: undefined,
-        sinceAck: 0,
-        ended: false,
-      };
+      session = newSession(peer, frame.session.slice(), frame.level, frame.base, this.#bounds);
+      session.returnRoute = returnRoute;
     }
     const verdict = session.reorder.accept(frame.seq, frame.base, frame.payload, extra);
     if (fresh && !this.#admit(session, now)) {
@@ -266,8 +277,7 @@ export class DeliveryReceiver implements AsyncDisposable {
     if (this.#sessions.size >= this.#maxSessions) {
       for (const s of this.#sessions.values()) {
         if (now - s.lastActive > this.#idle && !s.draining) {
-          this.#drop(s);
-          this.#sessions.delete(s.key);
+          this.#forget(s);
           break;
         }
       }
@@ -286,15 +296,23 @@ export class DeliveryReceiver implements AsyncDisposable {
         if (ready.length === 0) return;
         for (const { seq, held } of ready) {
           if (s.ended) return;
+          // Recorded once: by the application inside its own transaction, or after it.
+          let recorded = false;
+          const commit = () => {
+            if (recorded) return;
+            if (this.#state) recordSession(this.#state, s, seq + 1);
+            recorded = true;
+          };
           try {
-            await this.#hand({ session: s.id, level: s.level }, seq, held);
+            await this.#hand({ session: s.id, level: s.level }, seq, held, commit);
+            commit(); // a store that fails to write: the session is reset, not acknowledged
           } catch (error) {
+            if (s.ended) return;
             this.#node.logger.warn("delivery receiver could not hand a message on", {
               code: error instanceof SealrouteError ? error.code : "failed",
             });
             void this.#reset(s.id, s.returnRoute, "refused");
-            this.#drop(s);
-            this.#sessions.delete(s.key);
+            this.#forget(s);
             return;
           }
           if (s.ended) return;
@@ -313,6 +331,7 @@ export class DeliveryReceiver implements AsyncDisposable {
     frame: { session: Uint8Array; level: DeliveryLevel },
     seq: number,
     held: Held<Extra>,
+    commit: () => void = () => {},
   ): Promise<void> {
     const { localInfo, flow } = held.extra;
     if (this.#onMessage) {
@@ -323,6 +342,7 @@ export class DeliveryReceiver implements AsyncDisposable {
           session: hex(frame.session),
           level: frame.level,
           localInfo,
+          commit,
         });
       } catch (error) {
         // The application had the message; its failure is its own.
@@ -395,10 +415,4 @@ export class DeliveryReceiver implements AsyncDisposable {
     this.#node.logger.warn("delivery receiver refused a frame", { code: typed.code });
     this.#onRefused?.(typed);
   }
-}
-
-function hex(bytes: Uint8Array): string {
-  let s = "";
-  for (const b of bytes) s += b.toString(16).padStart(2, "0");
-  return s;
 }

@@ -183,3 +183,29 @@ Deno.test("device killed -9 with --resume and restarted: the client's channel re
     await cleanup(f);
   }
 });
+
+Deno.test("device killed -9 with --resume during a send stream: delivered exactly once across both runs", async () => {
+  const f = await fleet(["--resume"]);
+  try {
+    const c = client(f, 300);
+    await c.waitFor(/^progress sent=\d+ delivered=([4-9]\d|\d{3,})/);
+    f.device.signal("SIGKILL");
+    await f.device.done;
+    const device = deviceProc(f.dir, f.ports.tcp, ["--resume"]);
+    f.procs.push(device);
+    const { input: ready } = await device.waitFor(/^device ready /);
+    assert.match(ready, / resumed=1 /);
+    const summary = await done(c);
+    assert.equal(summary.sent, "300");
+    assert.equal(summary.delivered, "300");
+    assert.equal(summary.failed, "0");
+    assert.equal(summary.handshakes, "1", "the same channel, the same delivery session");
+    device.signal("SIGTERM");
+    assert.equal((await device.done).code, 0, device.stderr);
+    // The tally is kept with the receiver's record (<state>/delivery.db): it counts both runs.
+    const { input: stopping } = await device.waitFor(/^device stopping /);
+    assert.match(stopping, /delivered=300 duplicates=0 out_of_order=0$/);
+  } finally {
+    await cleanup(f);
+  }
+});

@@ -2,8 +2,9 @@
 // scenario's isolate starts with the noble fallback unloaded, as on the other runtimes.
 import assert from "node:assert/strict";
 import { type HubInfo, runScenario } from "./scenario.ts";
+import { runTcpScenario } from "./tcp_scenario.ts";
 
-Deno.test("runtime scenario on Deno: vectors, lazy fallback, identities, channels in memory and via a WebSocket relay", async () => {
+Deno.test("runtime scenario on Deno: vectors, lazy fallback, identities, channels in memory, via a WebSocket relay and over TCP (node:net)", async () => {
   const hub = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
@@ -30,7 +31,14 @@ Deno.test("runtime scenario on Deno: vectors, lazy fallback, identities, channel
       runtime: `deno ${Deno.version.deno}`,
       hub: info,
     });
-    console.log(`REPORT ${JSON.stringify(report)}`); // read by run.ts
+    // The TCP part through Deno's node:net (the Node adapter) to the hub's Deno relay.
+    const tcpChannel = await runTcpScenario(info);
+    console.log(`REPORT ${JSON.stringify({ ...report, tcpChannel })}`); // read by run.ts
+    assert.deepEqual(tcpChannel, {
+      messages: 40,
+      relay: info.relay,
+      largest: 200_000,
+    });
     assert.equal(report.webCrypto.X25519, true, "Deno's WebCrypto has X25519");
     assert.equal(
       report.webCrypto.Ed25519,

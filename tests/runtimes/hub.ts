@@ -1,6 +1,7 @@
 /**
- * The Deno side of the WebSocket part of the runtime scenario: a relay node serving
- * WebSockets on loopback (`Deno.serve` + `webSocketHandler` + the relay service) and a
+ * The Deno side of the WebSocket and TCP parts of the runtime scenario: a relay node serving
+ * WebSockets on loopback (`Deno.serve` + `webSocketHandler` + the relay service), also
+ * listening for Ockam TCP (the Deno adapter's `listenTcp`, for `tcp_scenario.ts`), and a
  * "device" node that connects to it over WebSocket, registers the relay `device` and
  * listens for secure channels at `api` with an echo behind it.
  *
@@ -14,7 +15,7 @@ import { createSecureChannelListener } from "../../channel/mod.ts";
 import { createIdentity } from "../../identity/mod.ts";
 import { createRelay, Node, startEcho, startRelayService } from "../../routing/mod.ts";
 import { connectWebSocket } from "../../transport/mod.ts";
-import { webSocketHandler } from "../../transport/deno.ts";
+import { listenTcp, webSocketHandler } from "../../transport/deno.ts";
 import { Vault } from "../../vault/mod.ts";
 import type { HubInfo } from "./scenario.ts";
 
@@ -30,7 +31,9 @@ export interface Hub {
 export async function startHub(): Promise<Hub> {
   const relayNode = new Node();
   const handler = webSocketHandler(relayNode);
-  startRelayService(relayNode, { consumes: [handler.flow] });
+  // Node and Bun reach the relay over TCP too (tcp_scenario.ts, the Node adapter).
+  const tcp = listenTcp(relayNode, { hostname: "127.0.0.1", port: 0 });
+  startRelayService(relayNode, { consumes: [handler.flow, tcp.flow] });
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, handler);
   const url = `ws://127.0.0.1:${server.addr.port}`;
   const device = new Node();
@@ -50,6 +53,7 @@ export async function startHub(): Promise<Hub> {
         url,
         relay: relay.address.toString(),
         device: identity.identifier,
+        tcp: `127.0.0.1:${tcp.port}`,
       },
       async close() {
         await device.close();

@@ -1,14 +1,20 @@
 /**
  * Builds the ESM bundles and runs the runtime scenario on every runtime: Deno (from
  * source, as a Deno test), Node 20, Bun, Chromium and workerd (from the build), the
- * WebSocket part against one hub (relay + device) in a Deno child process. Prints a table
+ * WebSocket part against one hub (relay + device) in a Deno child process; Deno, Node and
+ * Bun also run the TCP part (`tcp_scenario.ts`: the Node adapter on `node:net`, over real
+ * TCP to the hub's Deno relay). Prints a table
  * and a closing `N passed, N failed` line; exits 1 if any runtime failed or is missing.
  *
  * Run through `run.sh` (which installs the runtimes first): `deno task test:runtimes`.
  *
  * @module
  */
-import type { HubInfo, ScenarioReport } from "./scenario.ts";
+import type { HubInfo, ScenarioReport as WebReport } from "./scenario.ts";
+import type { TcpReport } from "./tcp_scenario.ts";
+
+/** The scenario's report, with the TCP part where the runtime ran it. */
+type ScenarioReport = WebReport & { tcpChannel?: TcpReport };
 
 const here = new URL(".", import.meta.url).pathname;
 const root = new URL("../../", import.meta.url).pathname;
@@ -65,12 +71,17 @@ async function version(cmd: string, args: string[]): Promise<string> {
 async function build(): Promise<void> {
   await Deno.remove(`${here}dist`, { recursive: true }).catch(() => {});
   for (
-    const [entry, out] of [["scenario.ts", "web"], ["worker.ts", "worker"]]
+    const [entry, out, platform] of [
+      ["scenario.ts", "web", "browser"],
+      ["worker.ts", "worker", "browser"],
+      // The TCP part imports node:net (the Node adapter): built for Node and Bun only.
+      ["tcp_scenario.ts", "node", "node"],
+    ]
   ) {
     const { code, stderr } = await run(deno, [
       "bundle",
       `--config=${config}`,
-      "--platform=browser",
+      `--platform=${platform}`,
       "--code-splitting",
       // Minified: `deno test --doc` collects dist/*.js too (it does not honour .gitignore)
       // and would try to run the JSDoc examples left in an unminified bundle.
@@ -168,7 +179,24 @@ async function denoTest(): Promise<Outcome> {
       error: `exit code ${code}\n${stdout}${stderr}`,
     };
   }
+  const problem = report ? tcpRan(report) : undefined;
+  if (problem) {
+    return {
+      name: "deno",
+      ok: false,
+      seconds,
+      ...(report ? { report } : {}),
+      error: problem,
+    };
+  }
   return { name: "deno", ok: true, seconds, ...(report ? { report } : {}) };
+}
+
+/** Node, Bun and Deno must have run the TCP part through the hub's relay. */
+function tcpRan(r: ScenarioReport): string | undefined {
+  return r.tcpChannel && r.tcpChannel.messages > 0
+    ? undefined
+    : "the TCP part (tcp_scenario.ts) did not run";
 }
 
 function yn(b: boolean | undefined): string {
@@ -184,6 +212,7 @@ function table(outcomes: Outcome[]): string {
     "noble after vectors/X448/channel",
     "memory msgs",
     "WebSocket via relay",
+    "TCP (node:net) via relay",
   ]];
   for (const o of outcomes) {
     const r = o.report;
@@ -203,6 +232,7 @@ function table(outcomes: Outcome[]): string {
       r && r.websocketChannel !== "skipped"
         ? `${r.websocketChannel.messages} msgs, ${r.websocketChannel.relay}`
         : "-",
+      r?.tcpChannel ? `${r.tcpChannel.messages} msgs, ${r.tcpChannel.relay}` : "-",
     ]);
   }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
@@ -237,7 +267,7 @@ try {
       ],
       (r) =>
         r.webCrypto.X25519 && r.webCrypto.Ed25519
-          ? undefined
+          ? tcpRan(r)
           : "Node 20's WebCrypto should have X25519 and Ed25519",
     ),
   );
@@ -246,7 +276,7 @@ try {
       `${here}cli_driver.mjs`,
       `bun ${versions.bun}`,
       hubJson,
-    ]),
+    ], tcpRan),
   );
   outcomes.push(
     await runtime("chromium", "node", [`${here}chromium_driver.mjs`, hubJson]),

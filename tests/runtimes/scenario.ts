@@ -66,6 +66,8 @@ export interface HubInfo {
   relay: string;
   /** Identifier of the device's identity (the channel trusts only it). */
   device: string;
+  /** `127.0.0.1:<port>` where the relay node listens for Ockam TCP (see `tcp_scenario.ts`). */
+  tcp?: string;
 }
 
 /** Options for {@linkcode runScenario}. */
