@@ -106,10 +106,12 @@ async function measureChannels(): Promise<Sample & { perChannel: Sample }> {
   const server = new Node();
   const [a, b] = memoryDuplexPair();
   const route = attachDuplex(client, a).route.append("api");
-  attachDuplex(server, b);
+  // The listener consumes the link's flow, or the link's messages may not reach it.
+  const incoming = attachDuplex(server, b);
   let accepted = 0;
   const listener = await createSecureChannelListener(server, "api", {
     identity: await createIdentity(new Vault()),
+    consumes: [incoming.flow],
     onChannel: () => accepted++,
   });
   const identity = await createIdentity(new Vault());

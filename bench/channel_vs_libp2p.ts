@@ -7,7 +7,10 @@
 // Handshakes (both ends in this process, each counted once both ends have finished):
 //   - sealroute: createSecureChannel against createSecureChannelListener on a second Node,
 //     identities, purpose-key attestations, trust policy and all, over memoryDuplexPair and
-//     over TCP loopback (listenTcp + connectTcp, one connection carrying every handshake).
+//     over TCP loopback (listenTcp + connectTcp, one connection carrying every handshake);
+//     once portable (WebCrypto only) and once native (the synchronous AES-256-GCM and
+//     X25519/Ed25519 the CLI installs: OpenSSL through FFI or node:crypto, node:crypto's
+//     curves), each with its own identities made under its backend, in alternating rows.
 //   - the peer: libp2p-noise's own performHandshakeInitiator/Responder (dist/src/
 //     performHandshake.js): XX over its default crypto plus its identity payload (protobuf,
 //     an Ed25519 signature of the static key made and checked per handshake), over an
@@ -36,8 +39,8 @@ import { createIdentity } from "../identity/mod.ts";
 import { type Flow as RouteFlow, type Logger, Node, type Route } from "../routing/mod.ts";
 import { attachDuplex, memoryDuplexPair } from "../transport/mod.ts";
 import { connectTcp, listenTcp } from "../transport/deno.ts";
-import { installNativeAead, Vault } from "../vault/mod.ts";
-import { openSslAead } from "../vault/deno.ts";
+import { installNativeAead, installNativeCurves, Vault } from "../vault/mod.ts";
+import { nodeCryptoAead, nodeCryptoCurves, openSslAead } from "../vault/deno.ts";
 
 const args = Object.fromEntries(
   Deno.args.map((a) => a.replace(/^--/, "").split("=") as [string, string]),
@@ -618,31 +621,67 @@ console.log(header);
 const fmt = (n: number) => Math.round(n).toLocaleString("en");
 
 if (ONLY !== "throughput") {
-  const pairs = {
-    memory: await channelPair("memory"),
-    tcp: await channelPair("tcp"),
+  // Each backend's pairs are made, and their purpose keys created, under that backend, so
+  // every key a row uses (identity, purpose, ephemeral, AEAD) is of the backend it names.
+  const nativeAead = openSslAead() ?? nodeCryptoAead();
+  const nativeCurves = nodeCryptoCurves();
+  const backends = {
+    portable: () => {
+      installNativeAead(undefined);
+      installNativeCurves(undefined);
+    },
+    native: () => {
+      installNativeAead(nativeAead);
+      installNativeCurves(nativeCurves);
+    },
   };
+  type BackendName = keyof typeof backends;
+  const backendNames = Object.keys(backends) as BackendName[];
+  const label = (b: BackendName) =>
+    b === "portable" ? "portable (WebCrypto)" : `native (${nativeAead.name}, ${nativeCurves.name})`;
+  const pairs = {} as Record<BackendName, Record<"memory" | "tcp", ChannelPair>>;
+  for (const b of backendNames) {
+    backends[b]();
+    pairs[b] = { memory: await channelPair("memory"), tcp: await channelPair("tcp") };
+    await pairs[b].memory.handshake(); // the first one creates each identity's purpose key
+    await pairs[b].tcp.handshake();
+  }
+  backends.portable();
   const peers = { memory: await peerPair("memory"), tcp: await peerPair("tcp") };
   const rows = new Map<string, number[]>();
   const add = (name: string, value: number) => rows.set(name, [...(rows.get(name) ?? []), value]);
-  await pairs.memory.handshake(); // the first one creates each identity's purpose key
   console.log(
-    `\nWebCrypto calls per sealroute handshake (both ends, in memory): ${await countWebCrypto(
-      () => pairs.memory.handshake(),
+    `\nWebCrypto calls per portable sealroute handshake (both ends, in memory): ${await countWebCrypto(
+      () => pairs.portable.memory.handshake(),
       20,
     )}`,
   );
-  await pairs.memory.closeChannels();
+  backends.native();
+  console.log(
+    `WebCrypto calls per native sealroute handshake (both ends, in memory): ${
+      (await countWebCrypto(() => pairs.native.memory.handshake(), 20)) || "none"
+    }`,
+  );
+  backends.portable();
+  for (const b of backendNames) await pairs[b].memory.closeChannels();
   await new Promise((resolve) => setTimeout(resolve, 100)); // let the Close frames land
   console.log(`WebCrypto calls of the floor: ${await countWebCrypto(webCryptoFloor, 1)}`);
+  const ourRow = (b: BackendName, kind: string, concurrency: number) =>
+    `sealroute ${label(b)}, ${kind}, ${concurrency} in flight`;
   for (let round = 0; round < ROUNDS; round++) {
     for (const concurrency of [1, 8]) {
       for (const kind of ["memory", "tcp"] as const) {
-        add(
-          `sealroute, ${kind}, ${concurrency} in flight`,
-          await rate(() => pairs[kind].handshake(), concurrency),
-        );
-        await pairs[kind].closeChannels();
+        // Alternate which backend goes first, so neither always runs on a warmer machine.
+        const order = round % 2 ? [...backendNames].reverse() : backendNames;
+        for (const b of order) {
+          backends[b]();
+          add(
+            ourRow(b, kind, concurrency),
+            await rate(() => pairs[b][kind].handshake(), concurrency),
+          );
+          await pairs[b][kind].closeChannels();
+          backends.portable();
+        }
         add(
           `libp2p-noise performHandshake, ${kind}, ${concurrency} in flight`,
           await rate(() => peers[kind].handshake(), 1),
@@ -661,31 +700,28 @@ if (ONLY !== "throughput") {
     console.error(`handshakes: round ${round + 1}/${ROUNDS} done`);
   }
   shuttingDown = true;
-  for (const p of Object.values(pairs)) await p.close();
+  for (const b of backendNames) for (const p of Object.values(pairs[b])) await p.close();
   shuttingDown = false;
   for (const p of Object.values(peers)) p.close();
   const m = (name: string) => median(rows.get(name)!);
+  const line = (name: string, ours: number) =>
+    console.log(
+      `| ${name} | ${fmt(m(name))} | ${rows.get(name)!.map(fmt).join(" ")} | ${
+        (ours / m(name)).toFixed(2)
+      } |`,
+    );
   console.log(
-    "\n| handshakes (both ends complete) | per s (median) | all rounds | sealroute ÷ this |",
+    "\n| handshakes (both ends complete) | per s (median) | all rounds | sealroute native ÷ this |",
   );
   console.log("|---|---:|---|---:|");
   for (const concurrency of [1, 8]) {
     for (const kind of ["memory", "tcp"] as const) {
-      const ours = m(`sealroute, ${kind}, ${concurrency} in flight`);
-      for (
-        const name of [
-          `sealroute, ${kind}, ${concurrency} in flight`,
-          `libp2p-noise performHandshake, ${kind}, ${concurrency} in flight`,
-        ]
-      ) {
-        console.log(
-          `| ${name} | ${fmt(m(name))} | ${rows.get(name)!.map(fmt).join(" ")} | ${
-            (ours / m(name)).toFixed(2)
-          } |`,
-        );
-      }
+      const ours = m(ourRow("native", kind, concurrency));
+      for (const b of backendNames) line(ourRow(b, kind, concurrency), ours);
+      line(`libp2p-noise performHandshake, ${kind}, ${concurrency} in flight`, ours);
     }
-    const ours = m(`sealroute, memory, ${concurrency} in flight`);
+    const ours = m(ourRow("portable", "memory", concurrency));
+    // The floors are WebCrypto's: compared with the portable row.
     for (
       const name of [
         `WebCrypto floor, ${concurrency} in flight`,
@@ -693,17 +729,15 @@ if (ONLY !== "throughput") {
       ]
     ) {
       console.log(
-        `| ${name} | ${fmt(m(name))} | ${rows.get(name)!.map(fmt).join(" ")} | ${
+        `| ${name} | ${fmt(m(name))} | ${rows.get(name)!.map(fmt).join(" ")} | (portable ÷ this: ${
           (ours / m(name)).toFixed(2)
-        } |`,
+        }) |`,
       );
     }
   }
-  const name = "libp2p-noise XXHandshakeState only (no identity payload)";
-  console.log(
-    `| ${name} | ${fmt(m(name))} | ${rows.get(name)!.map(fmt).join(" ")} | ${
-      (m("sealroute, memory, 1 in flight") / m(name)).toFixed(2)
-    } |`,
+  line(
+    "libp2p-noise XXHandshakeState only (no identity payload)",
+    m(ourRow("native", "memory", 1)),
   );
   console.log(
     "(peer rows: one handshake at a time per connection; the 8-in-flight rows rerun the same peer loop)",

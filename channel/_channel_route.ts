@@ -8,7 +8,7 @@
 import { ChannelError } from "../errors.ts";
 import type { Address } from "../routing/address.ts";
 import type { Node } from "../routing/node.ts";
-import type { Route } from "../routing/route.ts";
+import { Route } from "../routing/route.ts";
 import { RoutedMessage } from "../routing/routed_message.ts";
 
 /** Default time a responder waits for its peer on a new route after its link was lost, in ms. */
@@ -90,6 +90,18 @@ export class ChannelRoute {
       this.#wentDown(error instanceof Error ? error : new Error(String(error)));
       await this.#hold(message, from);
     }
+  }
+
+  /**
+   * Sends `payload` (return route empty) at once when nothing needs awaiting (the route is
+   * up, nothing is held and the next hop takes it now, see `Node.tryDeliver`); false
+   * otherwise, having done nothing (call `send`).
+   */
+  trySend(payload: Uint8Array): boolean {
+    if (this.#down || this.#held.length > 0) return false;
+    return this.#o.node.tryDeliver(
+      new RoutedMessage({ onwardRoute: this.#route, returnRoute: Route.EMPTY, payload }),
+    );
   }
 
   /** A peer's frame arrived showing `next` as the way back: follow it, and send what waits. */

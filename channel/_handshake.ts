@@ -2,6 +2,7 @@
 // messages 2 and 3 (OCKAM_WIRE §3.2), and the checks on the one it receives.
 import { HandshakeError, SealrouteError } from "../errors.ts";
 import {
+  type CredentialAndPurposeKey,
   encodeIdentityAndCredentials,
   type Identity,
   type SecureChannelKey,
@@ -30,15 +31,44 @@ export async function startHandshake(
     initiator,
     staticKey: key.key,
   });
-  const payload = encodeIdentityAndCredentials({
-    changeHistory: options.identity.changeHistory,
-    purposeKeyAttestation: key.attestation,
-    credentials: [
-      ...(options.credentialSource?.credentials ?? options.credentials ??
-        options.identity.credentials),
-    ],
-  });
+  const payload = payloadFor(
+    key,
+    options.identity.changeHistory,
+    options.credentialSource?.credentials ?? options.credentials ?? options.identity.credentials,
+  );
   return { hs, payload };
+}
+
+interface EncodedPayload {
+  changeHistory: Uint8Array;
+  credentials: readonly CredentialAndPurposeKey[];
+  bytes: Uint8Array;
+}
+
+// The last payload encoded for each purpose key: the same bytes for every handshake until
+// the history or the credentials presented change (compared by reference).
+const payloads = new WeakMap<SecureChannelKey, EncodedPayload>();
+
+function payloadFor(
+  key: SecureChannelKey,
+  changeHistory: Uint8Array,
+  credentials: readonly CredentialAndPurposeKey[],
+): Uint8Array {
+  const last = payloads.get(key);
+  if (
+    last && last.changeHistory === changeHistory &&
+    last.credentials.length === credentials.length &&
+    last.credentials.every((c, i) => c === credentials[i])
+  ) {
+    return last.bytes;
+  }
+  const bytes = encodeIdentityAndCredentials({
+    changeHistory,
+    purposeKeyAttestation: key.attestation,
+    credentials: [...credentials],
+  });
+  payloads.set(key, { changeHistory, credentials: [...credentials], bytes });
+  return bytes;
 }
 
 // The verified identity behind each peer verifyPeer returned, for the channel's

@@ -3,8 +3,15 @@
  *
  * @module
  */
-import { ChannelError } from "../errors.ts";
-import { type AeadKey, importAeadKey } from "../vault/mod.ts";
+import { ChannelError, VaultError } from "../errors.ts";
+import {
+  type AeadKey,
+  importAeadKey,
+  isSyncAeadKey,
+  nativeAead,
+  type NativeAeadContext,
+  type SyncAeadKey,
+} from "../vault/mod.ts";
 import { aeadAlgorithm, type CipherName } from "./suite.ts";
 
 /** 2^64 - 1: reserved (§5.1); used only as the rekey nonce (§11.3). */
@@ -28,6 +35,42 @@ function checkNonce(n: bigint): void {
   }
   if (n === MAX_NONCE) {
     throw new ChannelError("nonce-exhausted", "nonce 2^64-1 is reserved; rekey or re-handshake");
+  }
+}
+
+// AES-256-GCM on the installed native AEAD, made without a promise, for the handshake's
+// short-lived keys. Transport keys go through importAeadKey, which also hands bulk messages
+// to WebCrypto where that is faster.
+class HandshakeAesGcmKey implements SyncAeadKey {
+  readonly algorithm = "AES-256-GCM" as const;
+  readonly #native: NativeAeadContext;
+  constructor(native: NativeAeadContext) {
+    this.#native = native;
+  }
+  sealSync(nonce: Uint8Array, plaintext: Uint8Array, ad = EMPTY): Uint8Array {
+    return this.#native.seal(nonce, plaintext, ad);
+  }
+  openSync(nonce: Uint8Array, ciphertext: Uint8Array, ad = EMPTY): Uint8Array {
+    const opened = ciphertext.length < 16 ? undefined : this.#native.open(nonce, ciphertext, ad);
+    if (!opened) throw new VaultError("decrypt-failed", "ciphertext failed authentication");
+    return opened;
+  }
+  seal(nonce: Uint8Array, plaintext: Uint8Array, ad = EMPTY): Promise<Uint8Array> {
+    try {
+      return Promise.resolve(this.sealSync(nonce, plaintext, ad));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+  open(nonce: Uint8Array, ciphertext: Uint8Array, ad = EMPTY): Promise<Uint8Array> {
+    try {
+      return Promise.resolve(this.openSync(nonce, ciphertext, ad));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+  toString(): string {
+    return "AeadKey(AES-256-GCM, native)";
   }
 }
 
@@ -87,6 +130,27 @@ export class CipherState {
       throw new RangeError(`cipher key must be 32 bytes, got ${key.length}`);
     }
     return new CipherState(cipher, await importAeadKey(aeadAlgorithm(cipher), key), 0n);
+  }
+
+  /**
+   * {@linkcode CipherState.create} for a handshake's key, now where that needs no promise
+   * (no key, or AESGCM with a native AEAD installed), else as a promise. The key bytes are
+   * not kept; the caller zeroes its copy.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { CipherState } from "./cipher_state.ts";
+   * const cs = await CipherState.createEager("AESGCM", new Uint8Array(32));
+   * assert(cs.hasKey);
+   * ```
+   */
+  static createEager(cipher: CipherName, key?: Uint8Array): CipherState | Promise<CipherState> {
+    if (cipher === "AESGCM" && key?.length === 32) {
+      const native = nativeAead();
+      if (native) return new CipherState(cipher, new HandshakeAesGcmKey(native.key(key)), 0n);
+    }
+    return CipherState.create(cipher, key);
   }
 
   /** The cipher function name (`"AESGCM"` or `"ChaChaPoly"`). */
@@ -150,6 +214,61 @@ export class CipherState {
     // Advance before awaiting, so overlapping calls never share a nonce.
     this.#n = n + 1n;
     return key.seal(nonceBytes(this.#cipher, n), plaintext, ad);
+  }
+
+  /**
+   * {@linkcode CipherState.encryptWithAd}, returning the ciphertext now when the key seals
+   * synchronously, else a promise; may throw instead of rejecting. For the handshake, whose
+   * messages are small: the key's synchronous path is used whatever the size.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { CipherState } from "./cipher_state.ts";
+   * const cs = await CipherState.create("AESGCM", new Uint8Array(32));
+   * const ct = await cs.encryptWithAdEager(new Uint8Array(), new Uint8Array(5));
+   * assert(ct.length === 21 && cs.nonce === 1n);
+   * ```
+   */
+  encryptWithAdEager(ad: Uint8Array, plaintext: Uint8Array): Uint8Array | Promise<Uint8Array> {
+    const key = this.#key;
+    if (!key) return plaintext;
+    const n = this.#n;
+    checkNonce(n);
+    // Advance before any await, so overlapping calls never share a nonce.
+    this.#n = n + 1n;
+    const nonce = nonceBytes(this.#cipher, n);
+    return isSyncAeadKey(key) ? key.sealSync(nonce, plaintext, ad) : key.seal(nonce, plaintext, ad);
+  }
+
+  /**
+   * {@linkcode CipherState.decryptWithAd}, returning the plaintext now when the key opens
+   * synchronously, else a promise; may throw (`"decrypt-failed"`) instead of rejecting.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { CipherState } from "./cipher_state.ts";
+   * const a = await CipherState.create("AESGCM", new Uint8Array(32));
+   * const b = await CipherState.create("AESGCM", new Uint8Array(32));
+   * const ct = await a.encryptWithAd(new Uint8Array(), new Uint8Array([1]));
+   * assert.deepEqual(await b.decryptWithAdEager(new Uint8Array(), ct), new Uint8Array([1]));
+   * ```
+   */
+  decryptWithAdEager(ad: Uint8Array, ciphertext: Uint8Array): Uint8Array | Promise<Uint8Array> {
+    const key = this.#key;
+    if (!key) return ciphertext;
+    if (!isSyncAeadKey(key)) return this.decryptWithAd(ad, ciphertext);
+    const n = this.#n;
+    checkNonce(n);
+    let plaintext: Uint8Array;
+    try {
+      plaintext = key.openSync(nonceBytes(this.#cipher, n), ciphertext, ad);
+    } catch (cause) {
+      throw new ChannelError("decrypt-failed", "ciphertext failed authentication", { cause });
+    }
+    this.#n = n + 1n;
+    return plaintext;
   }
 
   /**

@@ -15,8 +15,9 @@
  * @module
  */
 import { ChannelError, VaultError } from "../errors.ts";
-import { CipherState } from "./cipher_state.ts";
+import type { CipherState } from "./cipher_state.ts";
 import { KEY_RENEWAL_INTERVAL } from "./encryptor.ts";
+import { readNonce, TransportKey } from "./_transport_key.ts";
 import { EpochKeys } from "./epoch_keys.ts";
 import { ReplayWindow } from "./replay_window.ts";
 
@@ -40,8 +41,19 @@ export interface DecryptorOptions {
   keyBytesReader?: (read: (epoch: number) => Uint8Array | undefined) => void;
 }
 
-const EMPTY = new Uint8Array();
 const TAG_LENGTH = 16;
+/**
+ * The nonce within an epoch whose authentication, in order, starts making the next epoch's
+ * key (a receiver idle early in an epoch holds one key).
+ */
+const PREPARE_AT = 16;
+
+function failed(nonce: number, error: unknown): ChannelError {
+  const cause = error instanceof VaultError ? undefined : error;
+  return new ChannelError("decrypt-failed", `frame with nonce ${nonce} failed authentication`, {
+    cause,
+  });
+}
 
 /**
  * Opens transport frames, refusing repeats and too-old nonces with a `ChannelError`
@@ -60,20 +72,22 @@ const TAG_LENGTH = 16;
  */
 export class Decryptor {
   #window: ReplayWindow;
-  #keys: EpochKeys<CipherState>;
+  #keys: EpochKeys<TransportKey>;
   #pending = new Set<number>();
   // Frames being tried per epoch, so a key made for frames that all fail is let go.
   #tries = new Map<number, number>();
+  #maxAhead: number;
 
   /** Starts at nonce 0 with `key` (the split's receiving key). */
   constructor(key: CipherState, options: DecryptorOptions = {}) {
     this.#window = new ReplayWindow(options.windowSize ?? 1024);
+    this.#maxAhead = options.maxEpochsAhead ?? 2 ** 15;
     const cipher = key.cipher;
     const resume = options.resume;
-    this.#keys = new EpochKeys(key, {
-      open: (bytes) => CipherState.create(cipher, bytes),
+    this.#keys = new EpochKeys(TransportKey.of(key), {
+      open: (bytes) => TransportKey.create(cipher, bytes),
       interval: KEY_RENEWAL_INTERVAL,
-      maxEpochsAhead: options.maxEpochsAhead ?? 2 ** 15,
+      maxEpochsAhead: this.#maxAhead,
       ...(resume ? { startEpoch: resume.epoch } : {}),
     });
     if (resume && resume.floor >= 0) this.#window.markThrough(resume.floor);
@@ -132,9 +146,8 @@ export class Decryptor {
   /** The key epoch `frame`'s nonce falls in, or -1 for a frame refused before any key. */
   epochOf(frame: Uint8Array): number {
     if (frame.length < 8 + TAG_LENGTH) return -1;
-    const big = new DataView(frame.buffer, frame.byteOffset, 8).getBigUint64(0);
-    if (big > BigInt(Number.MAX_SAFE_INTEGER)) return -1;
-    return this.#keys.epochOf(Number(big));
+    const nonce = readNonce(frame);
+    return nonce < 0 ? -1 : this.#keys.epochOf(nonce);
   }
 
   /** Stops any key derivation and fails frames still waiting for a key (`closed`). */
@@ -147,34 +160,17 @@ export class Decryptor {
    * `bad-nonce`, `replayed`, `too-old`, `too-far-ahead`, `decrypt-failed`.
    */
   async decrypt(frame: Uint8Array): Promise<{ nonce: number; plaintext: Uint8Array }> {
-    if (frame.length < 8 + TAG_LENGTH) {
-      throw new ChannelError(
-        "truncated",
-        `expected a frame of at least 24 bytes, got ${frame.length}`,
-      );
-    }
-    const big = new DataView(frame.buffer, frame.byteOffset, 8).getBigUint64(0);
-    if (big > BigInt(Number.MAX_SAFE_INTEGER)) {
-      throw new ChannelError("bad-nonce", "frame nonce is beyond the supported range (2^53)");
-    }
-    const nonce = Number(big);
-    const verdict = this.#pending.has(nonce) ? "replayed" : this.#window.check(nonce);
-    if (verdict !== "ok") {
-      throw new ChannelError(verdict, `refused frame with nonce ${nonce}: ${verdict}`);
-    }
+    const nonce = this.#admit(frame);
     this.#pending.add(nonce);
     const epoch = this.#keys.epochOf(nonce);
     this.#tries.set(epoch, (this.#tries.get(epoch) ?? 0) + 1);
     let plaintext: Uint8Array | undefined;
     try {
       const key = await this.#keys.keyForNonce(nonce);
-      plaintext = await key.decryptAt(big, EMPTY, frame.subarray(8));
+      plaintext = await key.open(nonce, frame.subarray(8));
     } catch (error) {
       if (error instanceof ChannelError) throw error;
-      const cause = error instanceof VaultError ? undefined : error;
-      throw new ChannelError("decrypt-failed", `frame with nonce ${nonce} failed authentication`, {
-        cause,
-      });
+      throw failed(nonce, error);
     } finally {
       this.#pending.delete(nonce);
       const left = this.#tries.get(epoch)! - 1;
@@ -188,11 +184,61 @@ export class Decryptor {
     return { nonce, plaintext };
   }
 
+  /**
+   * Like {@linkcode Decryptor.decrypt}, synchronously, when nothing needs awaiting: the
+   * frame's epoch key is at hand and opens synchronously (a native AEAD), and no frame of
+   * its epoch is being opened asynchronously. Otherwise returns undefined having changed
+   * nothing (call `decrypt`). Refusals throw the same `ChannelError`s.
+   */
+  decryptSync(frame: Uint8Array): { nonce: number; plaintext: Uint8Array } | undefined {
+    if (frame.length < 8 + TAG_LENGTH) return undefined;
+    const nonce = readNonce(frame);
+    if (nonce < 0) return undefined;
+    const epoch = this.#keys.epochOf(nonce);
+    const key = this.#keys.usableNow(epoch);
+    if (!key || this.#tries.has(epoch) || !key.isSync(frame.length - 8 - TAG_LENGTH)) {
+      return undefined;
+    }
+    if (epoch - this.#keys.newest > this.#maxAhead) return undefined;
+    this.#admit(frame);
+    const plaintext = key.openSync(nonce, frame.subarray(8));
+    if (plaintext === undefined) return undefined;
+    if (plaintext === null) {
+      this.#keys.release(epoch);
+      throw failed(nonce, undefined);
+    }
+    this.#commit(nonce);
+    return { nonce, plaintext };
+  }
+
+  // The frame's nonce when the frame may be tried, else the refusal.
+  #admit(frame: Uint8Array): number {
+    if (frame.length < 8 + TAG_LENGTH) {
+      throw new ChannelError(
+        "truncated",
+        `expected a frame of at least 24 bytes, got ${frame.length}`,
+      );
+    }
+    const nonce = readNonce(frame);
+    if (nonce < 0) {
+      throw new ChannelError("bad-nonce", "frame nonce is beyond the supported range (2^53)");
+    }
+    const verdict = this.#pending.has(nonce) ? "replayed" : this.#window.check(nonce);
+    if (verdict !== "ok") {
+      throw new ChannelError(verdict, `refused frame with nonce ${nonce}: ${verdict}`);
+    }
+    return nonce;
+  }
+
   #commit(nonce: number): void {
     this.#window.record(nonce);
     const epoch = this.#keys.epochOf(nonce);
     const oldest = this.#keys.epochOf(Math.max(0, this.#window.highest - this.#window.size + 1));
     this.#keys.commit(epoch, oldest);
+    // Traffic well into an epoch: its successor's key is made now, before its first frame.
+    if (nonce % KEY_RENEWAL_INTERVAL === PREPARE_AT && nonce === this.#window.highest) {
+      this.#keys.prepare(epoch + 1);
+    }
     // Keys of older epochs whose every nonce arrived can go (RFC 6479-style bookkeeping);
     // only epochs inside the window can still hold keys.
     for (let e = oldest; e < this.#keys.newest; e++) {

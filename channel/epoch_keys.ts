@@ -92,6 +92,11 @@ export class EpochKeys<K extends Rekeyable> {
   // Usable keys: epoch 0's, those of epochs a frame authenticated in, and those frames are
   // being tried with now (dropped again by `release` if none authenticates).
   #usable = new Map<number, Promise<K>>();
+  // The usable keys that have resolved, for callers that open frames synchronously.
+  // (The start epoch's apart, so an idle receiver holds no map for it.)
+  #resolved: Map<number, K> | undefined;
+  #startEpoch: number;
+  #startKey: K | undefined;
   #authenticated = new Set<number>([0]);
   // Raw bytes of derived epochs: epoch e at 32 * (e - #base) in the slab, kept while #held says so.
   #base = 1;
@@ -118,6 +123,8 @@ export class EpochKeys<K extends Rekeyable> {
       throw new RangeError(`the start epoch must be a non-negative integer, got ${start}`);
     }
     this.#usable.set(start, Promise.resolve(initial));
+    this.#startEpoch = start;
+    this.#startKey = initial;
     this.#authenticated = new Set([start]);
     this.#base = start + 1;
     this.#low = start + 1;
@@ -184,6 +191,25 @@ export class EpochKeys<K extends Rekeyable> {
   }
 
   /**
+   * The usable key of `epoch` when it is at hand now (made and resolved), else undefined:
+   * for callers that open frames synchronously. Never derives or makes a key.
+   */
+  usableNow(epoch: number): K | undefined {
+    if (this.#closed) return undefined;
+    return epoch === this.#startEpoch ? this.#startKey : this.#resolved?.get(epoch);
+  }
+
+  /**
+   * Starts making `epoch`'s usable key in the background (deriving it first if need be),
+   * so that frames of it find it at hand. For a receiver whose traffic has authenticated
+   * close to that epoch: `epoch` must be the one after the newest authenticated one.
+   */
+  prepare(epoch: number): void {
+    if (this.#closed || epoch !== this.#newest + 1 || this.#usable.has(epoch)) return;
+    this.keyForNonce(epoch * this.#interval).catch(() => {});
+  }
+
+  /**
    * Records that a frame in `epoch` authenticated (its key stays usable), and drops keys
    * no frame can use any more: those older than `oldestUseful`, except the newest epoch's
    * and the highest derived one's.
@@ -192,7 +218,7 @@ export class EpochKeys<K extends Rekeyable> {
     if (this.#closed) return;
     if (epoch > this.#newest) this.#newest = epoch;
     this.#authenticated.add(epoch);
-    for (const e of [...this.#usable.keys()]) {
+    for (const e of this.#usable.keys()) {
       if (e < oldestUseful && this.#droppable(e)) this.#forget(e);
     }
     const end = Math.min(oldestUseful, this.#derived);
@@ -205,7 +231,7 @@ export class EpochKeys<K extends Rekeyable> {
    * (the bytes stay, so trying again derives nothing).
    */
   release(epoch: number): void {
-    if (!this.#authenticated.has(epoch)) this.#usable.delete(epoch);
+    if (!this.#authenticated.has(epoch)) this.#unusable(epoch);
   }
 
   /** Forgets epoch `epoch` (every nonce of it was received). */
@@ -226,6 +252,8 @@ export class EpochKeys<K extends Rekeyable> {
     for (const w of this.#waiters.values()) w.reject(error);
     this.#waiters.clear();
     this.#usable.clear();
+    this.#resolved = undefined;
+    this.#startKey = undefined;
     this.#slab.fill(0);
     this.#slab = new Uint8Array(0);
     this.#held = new Uint8Array(0);
@@ -273,8 +301,14 @@ export class EpochKeys<K extends Rekeyable> {
     return epoch !== this.#newest && epoch !== this.#derived;
   }
 
-  #forget(epoch: number): void {
+  #unusable(epoch: number): void {
     this.#usable.delete(epoch);
+    if (epoch === this.#startEpoch) this.#startKey = undefined;
+    else this.#resolved?.delete(epoch);
+  }
+
+  #forget(epoch: number): void {
+    this.#unusable(epoch);
     this.#authenticated.delete(epoch);
     this.#unhold(epoch);
   }
@@ -288,7 +322,11 @@ export class EpochKeys<K extends Rekeyable> {
     const bytes = this.#slab.slice(KEY_BYTES * i, KEY_BYTES * (i + 1));
     const key = this.#open(bytes).finally(() => bytes.fill(0));
     this.#usable.set(epoch, key);
-    key.catch(() => {
+    key.then((k) => {
+      if (this.#usable.get(epoch) !== key) return;
+      if (epoch === this.#startEpoch) this.#startKey = k;
+      else (this.#resolved ??= new Map()).set(epoch, k);
+    }, () => {
       if (this.#usable.get(epoch) === key) this.#usable.delete(epoch);
     });
     return key;

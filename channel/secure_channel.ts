@@ -14,7 +14,7 @@ import type { Node } from "../routing/node.ts";
 import type { WorkerContext } from "../routing/node.ts";
 import type { RequestOptions } from "../routing/node_options.ts";
 import { Route, type RouteLike } from "../routing/route.ts";
-import { LOCAL_INFO_IDENTIFIER, RoutedMessage } from "../routing/routed_message.ts";
+import { LOCAL_INFO_IDENTIFIER, type LocalInfo, RoutedMessage } from "../routing/routed_message.ts";
 import { ownedBytes } from "../routing/tcp_codec.ts";
 import type { Decryptor } from "./decryptor.ts";
 import type { Encryptor } from "./encryptor.ts";
@@ -136,6 +136,9 @@ export class SecureChannel implements AsyncDisposable {
   #aside: Waiting[] = [];
   #asideBytes = 0;
   #asideLowest = Infinity; // lowest epoch among the frames waiting aside
+  #localInfo: { peer: ChannelPeer; info: LocalInfo } | undefined;
+  #lastDestination: { text: string; route: Route } | undefined;
+  #lastPopped: { from: Route; popped: Route } | undefined;
   #newestRefresh = -1; // nonce of the newest RefreshCredentials decrypted so far
   #isClosed = false;
   #peerClosed: ChannelError | undefined;
@@ -276,11 +279,24 @@ export class SecureChannel implements AsyncDisposable {
     if (error) return Promise.reject(error);
     // Waits for room in the encryptor's mailbox rather than failing when it is full.
     const message = new RoutedMessage({
-      onwardRoute: Route.from(this.#encryptorAddress, destination),
-      returnRoute: options.from ? [options.from] : [],
+      onwardRoute: this.#routeTo(destination),
+      returnRoute: options.from ? [options.from] : Route.EMPTY,
       payload,
     });
     return this.#node.deliver(message, options.from ? { from: options.from } : {});
+  }
+
+  // `[encryptor, ...destination]`, the same Route object while the destination named is the
+  // same text (routes are immutable), so the hops after it encode it once.
+  #routeTo(destination: RouteLike): Route {
+    const last = this.#lastDestination;
+    if (last && typeof destination === "string" && last.text === destination) return last.route;
+    const route = Route.from(this.#encryptorAddress, destination);
+    if (typeof destination === "string") {
+      this.#lastDestination = { text: destination, route };
+      this.#lastPopped = undefined;
+    }
+    return route;
   }
 
   /**
@@ -396,6 +412,10 @@ export class SecureChannel implements AsyncDisposable {
   /** Internal: a frame arrived at the decryptor address. */
   receive(ctx: WorkerContext): Promise<void> | void {
     const { payload, returnRoute } = ctx.message;
+    if (this.#aside.length === 0 && !this.#journal) {
+      const done = this.#receiveNow(payload, returnRoute);
+      if (done !== false) return done;
+    }
     this.#admitCaughtUp();
     const epoch = this.#decryptor.epochOf(payload);
     // A frame whose epoch key needs more than a few derivations (its sender skipped far
@@ -409,6 +429,34 @@ export class SecureChannel implements AsyncDisposable {
     if (!aside) return this.#pipeline(this.#inbox, step);
     this.#setAside({ frame: payload, epoch, step });
     opened.then(() => this.#admitCaughtUp());
+  }
+
+  // Cut-through: a frame opened synchronously (a native AEAD, its key at hand) is handled at
+  // once when no earlier frame is in progress, else queued behind them already opened.
+  // False when it cannot be opened synchronously (nothing done).
+  #receiveNow(frame: Uint8Array, returnRoute: Route): Promise<void> | void | false {
+    let opened: { nonce: number; plaintext: Uint8Array } | undefined;
+    try {
+      opened = this.#decryptor.decryptSync(frame);
+    } catch (error) {
+      this.#log(this.#isClosed ? "debug" : "warn", "refused a frame", error);
+      return;
+    }
+    if (!opened) return false;
+    const message = this.#decoded(opened.nonce, opened.plaintext);
+    if (!message) return;
+    if (message.kind !== "payload" || this.#inbox.length > 0) {
+      const frame = { nonce: opened.nonce, message };
+      this.#pipeline(this.#inbox, () => this.#handle(frame, returnRoute));
+      // The next frame waits for this one, and is then handled at once.
+      return this.#inbox.at(-1);
+    }
+    try {
+      const pending = this.#deliverPayload(opened.nonce, message.message, returnRoute);
+      if (pending) return pending;
+    } catch (error) {
+      this.#log("warn", "dropped an authenticated frame", error);
+    }
   }
 
   #setAside(entry: Waiting): void {
@@ -464,23 +512,29 @@ export class SecureChannel implements AsyncDisposable {
   // overlaps); a refusal is logged here, and the frame resolves to undefined. Never rejects.
   #open(frame: Uint8Array): Promise<Opened | undefined> {
     return this.#decryptor.decrypt(frame).then(({ nonce, plaintext }) => {
-      let message: ChannelMessage;
-      try {
-        // The plaintext is a fresh buffer no one else holds: its payload may be a view of it.
-        message = decodeChannelMessage(ownedBytes(plaintext));
-      } catch (error) {
-        this.#log("warn", "dropped an authenticated frame that does not decode", error);
-        return undefined;
-      }
-      this.#journal?.saw(nonce);
-      if (message.kind === "refresh-credentials" && nonce > this.#newestRefresh) {
-        this.#newestRefresh = nonce;
-      }
-      return { nonce, message };
+      const message = this.#decoded(nonce, plaintext);
+      return message && { nonce, message };
     }, (error) => {
       this.#log(this.#isClosed ? "debug" : "warn", "refused a frame", error);
       return undefined;
     });
+  }
+
+  // An authenticated frame's plaintext decoded, or undefined (logged) when it does not.
+  #decoded(nonce: number, plaintext: Uint8Array): ChannelMessage | undefined {
+    let message: ChannelMessage;
+    try {
+      // The plaintext is a fresh buffer no one else holds: its payload may be a view of it.
+      message = decodeChannelMessage(ownedBytes(plaintext));
+    } catch (error) {
+      this.#log("warn", "dropped an authenticated frame that does not decode", error);
+      return undefined;
+    }
+    this.#journal?.saw(nonce);
+    if (message.kind === "refresh-credentials" && nonce > this.#newestRefresh) {
+      this.#newestRefresh = nonce;
+    }
+    return message;
   }
 
   // The crypto of up to maxInFlight messages overlaps (it started before this call); the
@@ -502,14 +556,36 @@ export class SecureChannel implements AsyncDisposable {
     const plaintext = encodeChannelMessage({
       kind: "payload",
       message: new RoutedMessage({
-        onwardRoute: m.onwardRoute.popFront(),
+        onwardRoute: this.#popped(m.onwardRoute),
         returnRoute: m.returnRoute,
         payload: m.payload,
       }),
     });
+    // Cut-through: sealed synchronously (a native AEAD, its key at hand) and, when no
+    // earlier frame waits, taken by the next hop at once, before the next message is looked at.
+    const sealed = this.#encryptor.encryptSync(plaintext);
+    if (sealed) {
+      if (this.#outbox.length === 0 && this.#route.trySend(sealed)) return;
+      // Behind earlier frames: the next message waits until this one is out, so the
+      // channel is back on the cut-through path from then on.
+      this.#pipeline(this.#outbox, () => this.#outboxSend(Promise.resolve(sealed)));
+      return this.#outbox.at(-1);
+    }
     const frame = this.#encryptor.encrypt(plaintext);
     frame.catch(() => {});
-    return this.#pipeline(this.#outbox, () => this.#outboxSend(frame));
+    const full = this.#pipeline(this.#outbox, () => this.#outboxSend(frame));
+    // Where frames are normally sealed synchronously, one that was not (a new epoch's key
+    // still being made) is let finish before the next message, which is then cut through.
+    return this.#encryptor.cutThrough ? this.#outbox.at(-1) : full;
+  }
+
+  // `route` without its first hop (this encryptor), the same object for the same route.
+  #popped(route: Route): Route {
+    const last = this.#lastPopped;
+    if (last?.from === route) return last.popped;
+    const popped = route.popFront();
+    this.#lastPopped = { from: route, popped };
+    return popped;
   }
 
   async #outboxSend(frame: Promise<Uint8Array>): Promise<void> {
@@ -547,32 +623,9 @@ export class SecureChannel implements AsyncDisposable {
 
   async #apply(nonce: number, message: ChannelMessage, frameReturnRoute: Route): Promise<void> {
     switch (message.kind) {
-      case "payload": {
-        // Responder only (Ockam's roaming): follow the route the newest frame came on.
-        const last = this.#route.route.last;
-        if (this.#role === "responder" && nonce > this.#lastNonce && last) {
-          this.#lastNonce = nonce;
-          this.#route.follow(frameReturnRoute.append(last));
-        }
-        // Attributes hold while their credentials do; a policy they no longer meet ends it.
-        if (!this.#credentialsNow()) return;
-        const inner = message.message;
-        const delivered = new RoutedMessage({
-          onwardRoute: inner.onwardRoute,
-          returnRoute: inner.returnRoute.prepend(this.#encryptorAddress),
-          payload: inner.payload,
-          localInfo: {
-            [LOCAL_INFO_IDENTIFIER]: this.#peerState.peer.identifier,
-            [LOCAL_INFO_ATTRIBUTES]: this.#peerState.peer.attributes,
-            [LOCAL_INFO_CHANNEL]: this.#encryptorAddress.toString(),
-          },
-        });
-        const how = { from: this.#decryptorAddress, flow: this.#flow };
-        await this.#node.deliver(delivered, how).catch((error) => {
-          this.#log("warn", "could not deliver a decrypted message", error);
-        });
+      case "payload":
+        await this.#deliverPayload(nonce, message.message, frameReturnRoute);
         return;
-      }
       case "close":
         this.#peerClosed = new ChannelError(
           "closed-by-peer",
@@ -595,6 +648,46 @@ export class SecureChannel implements AsyncDisposable {
           this.#log("warn", "refused refreshed credentials", error);
         });
     }
+  }
+
+  // A Payload frame's message, delivered: at once when the next hop takes it now (nothing
+  // returned), else the promise of its delivery (which never rejects).
+  #deliverPayload(
+    nonce: number,
+    inner: RoutedMessage,
+    frameReturnRoute: Route,
+  ): Promise<void> | undefined {
+    // Responder only (Ockam's roaming): follow the route the newest frame came on.
+    const last = this.#route.route.last;
+    if (this.#role === "responder" && nonce > this.#lastNonce && last) {
+      this.#lastNonce = nonce;
+      this.#route.follow(frameReturnRoute.append(last));
+    }
+    // Attributes hold while their credentials do; a policy they no longer meet ends it.
+    if (!this.#credentialsNow()) return;
+    const peer = this.#peerState.peer;
+    if (this.#localInfo?.peer !== peer) {
+      // One frozen local info per state of the peer, not one per message.
+      this.#localInfo = {
+        peer,
+        info: Object.freeze({
+          [LOCAL_INFO_IDENTIFIER]: peer.identifier,
+          [LOCAL_INFO_ATTRIBUTES]: peer.attributes,
+          [LOCAL_INFO_CHANNEL]: this.#encryptorAddress.toString(),
+        }),
+      };
+    }
+    const delivered = new RoutedMessage({
+      onwardRoute: inner.onwardRoute,
+      returnRoute: inner.returnRoute.prepend(this.#encryptorAddress),
+      payload: inner.payload,
+      localInfo: this.#localInfo.info,
+    });
+    const how = { from: this.#decryptorAddress, flow: this.#flow };
+    if (this.#node.tryDeliver(delivered, how)) return;
+    return this.#node.deliver(delivered, how).catch((error) => {
+      this.#log("warn", "could not deliver a decrypted message", error);
+    });
   }
 
   /**

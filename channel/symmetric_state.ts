@@ -4,6 +4,7 @@
  * @module
  */
 import { loadSyncHash, type SyncHash } from "../vault/mod.ts";
+import { after } from "./_maybe_sync.ts";
 import { CipherState } from "./cipher_state.ts";
 import { type CipherName, type NoiseProtocol, parseProtocolName } from "./suite.ts";
 
@@ -108,10 +109,35 @@ export class SymmetricState {
    * ```
    */
   async mixKey(inputKeyMaterial: Uint8Array): Promise<void> {
+    await this.mixKeyEager(inputKeyMaterial);
+  }
+
+  /**
+   * {@linkcode SymmetricState.mixKey}, done now where the new key needs no promise (a native
+   * AEAD), else returning one; may throw instead of rejecting.
+   */
+  mixKeyEager(inputKeyMaterial: Uint8Array): void | Promise<void> {
     const [ck, tempK] = this.#hkdf(inputKeyMaterial, 2) as [Uint8Array, Uint8Array];
     this.#ck = ck.slice();
-    this.#cs = await CipherState.create(this.#cipher, tempK.subarray(0, 32));
+    return this.#rekey(tempK);
+  }
+
+  // The cipher state for the first 32 bytes of `tempK`, which is zeroed once it is made.
+  #rekey(tempK: Uint8Array): void | Promise<void> {
+    let made: CipherState | Promise<CipherState>;
+    try {
+      made = CipherState.createEager(this.#cipher, tempK.subarray(0, 32));
+    } catch (error) {
+      tempK.fill(0);
+      throw error;
+    }
+    if (made instanceof Promise) {
+      return made.then((cs) => {
+        this.#cs = cs;
+      }).finally(() => tempK.fill(0));
+    }
     tempK.fill(0);
+    this.#cs = made;
   }
 
   /**
@@ -144,6 +170,11 @@ export class SymmetricState {
    * ```
    */
   async mixKeyAndHash(inputKeyMaterial: Uint8Array): Promise<void> {
+    await this.mixKeyAndHashEager(inputKeyMaterial);
+  }
+
+  /** {@linkcode SymmetricState.mixKeyAndHash}, now where it can be (see `mixKeyEager`). */
+  mixKeyAndHashEager(inputKeyMaterial: Uint8Array): void | Promise<void> {
     const [ck, tempH, tempK] = this.#hkdf(inputKeyMaterial, 3) as [
       Uint8Array,
       Uint8Array,
@@ -151,8 +182,7 @@ export class SymmetricState {
     ];
     this.#ck = ck.slice();
     this.mixHash(tempH);
-    this.#cs = await CipherState.create(this.#cipher, tempK.subarray(0, 32));
-    tempK.fill(0);
+    return this.#rekey(tempK);
   }
 
   /**
@@ -168,9 +198,18 @@ export class SymmetricState {
    * ```
    */
   async encryptAndHash(plaintext: Uint8Array): Promise<Uint8Array> {
-    const ciphertext = await this.#cs.encryptWithAd(this.#h, plaintext);
-    this.mixHash(ciphertext);
-    return ciphertext;
+    return await this.encryptAndHashEager(plaintext);
+  }
+
+  /**
+   * {@linkcode SymmetricState.encryptAndHash}, the ciphertext now where the key seals
+   * synchronously, else a promise; may throw instead of rejecting.
+   */
+  encryptAndHashEager(plaintext: Uint8Array): Uint8Array | Promise<Uint8Array> {
+    return after(this.#cs.encryptWithAdEager(this.#h, plaintext), (ciphertext) => {
+      this.mixHash(ciphertext);
+      return ciphertext;
+    });
   }
 
   /**
@@ -187,9 +226,18 @@ export class SymmetricState {
    * ```
    */
   async decryptAndHash(ciphertext: Uint8Array): Promise<Uint8Array> {
-    const plaintext = await this.#cs.decryptWithAd(this.#h, ciphertext);
-    this.mixHash(ciphertext);
-    return plaintext;
+    return await this.decryptAndHashEager(ciphertext);
+  }
+
+  /**
+   * {@linkcode SymmetricState.decryptAndHash}, the plaintext now where the key opens
+   * synchronously, else a promise; may throw (`"decrypt-failed"`) instead of rejecting.
+   */
+  decryptAndHashEager(ciphertext: Uint8Array): Uint8Array | Promise<Uint8Array> {
+    return after(this.#cs.decryptWithAdEager(this.#h, ciphertext), (plaintext) => {
+      this.mixHash(ciphertext);
+      return plaintext;
+    });
   }
 
   /**

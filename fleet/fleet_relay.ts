@@ -137,7 +137,12 @@ async function joinFleet(
     ...(q.maxAge ? { maxAge: q.maxAge } : {}),
     onError: (error) => log.debug("fleet queue: a stream write failed", { error }),
   });
-  const queue = new RelayQueue({ ...q, store });
+  // No more per name here than the fleet's stream keeps.
+  const queue = new RelayQueue({
+    ...q,
+    store,
+    maxPerName: Math.min(q.maxPerName ?? store.maxPerName, store.maxPerName),
+  });
   const flow = node.flowControls.createFlow({ label: "fleet" });
   const consumes = [...options.flows, flow];
   const links = new Map<string, { boot: string; link: Connection }>();

@@ -138,7 +138,8 @@ export class JetStreamRelayQueueStore implements RelayQueueStore {
   }
 
   /**
-   * Opens the store, creating the stream (or updating its limits) as `options` say.
+   * Opens the store, creating the stream with the limits `options` say when it is missing (an
+   * existing stream keeps the limits the fleet gave it).
    *
    * @throws {TransportError} code `fleet-unavailable` when JetStream does not answer.
    * @example
@@ -155,7 +156,7 @@ export class JetStreamRelayQueueStore implements RelayQueueStore {
   ): Promise<JetStreamRelayQueueStore> {
     const stream = options.stream ?? "SEALROUTE_QUEUE";
     const prefix = options.prefix ?? "sealroute.q";
-    const maxPerName = options.maxPerName ?? 1000;
+    let maxPerName = options.maxPerName ?? 1000;
     const config: Partial<StreamConfig> & { name: string } = {
       name: stream,
       subjects: [`${prefix}.>`],
@@ -171,8 +172,12 @@ export class JetStreamRelayQueueStore implements RelayQueueStore {
     };
     try {
       try {
-        await jsm.streams.info(stream);
-        await jsm.streams.update(stream, config);
+        // The stream is the fleet's: its limits are what the relay that made it set (one
+        // relay opening it with smaller ones must not shrink what others queued against).
+        const info = await jsm.streams.info(stream);
+        maxPerName = info.config.max_msgs_per_subject > 0
+          ? info.config.max_msgs_per_subject
+          : maxPerName;
       } catch (error) {
         if (!/not found/i.test(String(error))) throw error;
         await jsm.streams.add(config);
@@ -188,6 +193,11 @@ export class JetStreamRelayQueueStore implements RelayQueueStore {
       maxPerName,
       onError: options.onError ?? (() => {}),
     });
+  }
+
+  /** Frames per name the stream keeps (its `max_msgs_per_subject`, as the fleet set it). */
+  get maxPerName(): number {
+    return this.#maxPerName;
   }
 
   /** The subject `name`'s frames are stored on. */

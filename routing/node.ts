@@ -450,6 +450,48 @@ export class Node {
   }
 
   /**
+   * The synchronous seam of {@linkcode Node.deliver}, for transports and channels that pass
+   * on many messages: queues `message` at once and returns true when nothing needs
+   * awaiting (the next hop is a local worker with room in its mailbox and no incoming hook,
+   * the sender has no outgoing hook and no message of its is still being checked, the flow
+   * allows it). Otherwise returns false having done nothing: call `deliver`, which waits or
+   * fails as it says. Messages passed either way keep their order as long as the caller
+   * awaits a `deliver` before its next message.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Node, RoutedMessage } from "@sealroute/sealroute/routing";
+   *
+   * await using node = new Node();
+   * let count = 0;
+   * node.startWorker("sink", () => { count++; }, { mailboxCapacity: 1 });
+   * assert(node.tryDeliver(new RoutedMessage({ onwardRoute: "sink" })));
+   * assert(!node.tryDeliver(new RoutedMessage({ onwardRoute: "sink" }))); // full: deliver waits
+   * assert(!node.tryDeliver(new RoutedMessage({ onwardRoute: "nobody" })));
+   * await node.drained("sink");
+   * assert.equal(count, 1);
+   * ```
+   */
+  tryDeliver(message: RoutedMessage, options: DeliverOptions = {}): boolean {
+    if (this.#closing) return false;
+    if (options.from !== undefined) {
+      const sender = this.#workers.get(keyOf(Address.from(options.from)));
+      if (sender?.options.outgoing || sender?.outgoingChain) return false;
+    }
+    const next = message.onwardRoute.next;
+    if (!next || !next.isLocal) return false;
+    const flow = options.flow;
+    if (flow && !this.#flows.isConsumer(next, flow)) return false;
+    const record = this.#workers.get(keyOf(next));
+    if (!record || record.stopped || record.options.incoming) return false;
+    const size = messageSize(message);
+    if (record.isFull(size) || record.waiters.length > 0) return false;
+    this.#enqueue(record, message, size, flow);
+    return true;
+  }
+
+  /**
    * Sends `payload` along `route` with a fresh temporary worker as return route and
    * resolves with the first message that comes back.
    *

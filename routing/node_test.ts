@@ -261,3 +261,34 @@ Deno.test("one message larger than the byte bound still fits an empty mailbox", 
   assert.equal(got, 4096);
   assert.throws(() => new Node({ mailboxBytes: 0 }), RangeError);
 });
+
+Deno.test("tryDeliver queues at once only where deliver would not wait or check", async () => {
+  await using node = new Node();
+  const got: string[] = [];
+  node.startWorker("sink", (ctx) => void got.push(text(ctx.message.payload)), {
+    mailboxCapacity: 2,
+  });
+  node.startWorker("guarded", () => {}, { incoming: () => true });
+  node.startWorker("chatty", () => {}, { outgoing: () => true });
+  const to = (route: string, payload = "x") =>
+    new RoutedMessage({ onwardRoute: route, payload: bytes(payload) });
+  assert.equal(node.tryDeliver(to("sink", "a")), true);
+  assert.equal(node.tryDeliver(to("sink", "b")), true);
+  assert.equal(node.tryDeliver(to("sink", "c")), false, "a full mailbox: deliver waits");
+  assert.equal(node.tryDeliver(to("nobody")), false, "unknown: deliver fails with its error");
+  assert.equal(node.tryDeliver(to("guarded")), false, "an incoming hook is left to deliver");
+  assert.equal(node.tryDeliver(to("sink"), { from: "chatty" }), false, "so is an outgoing one");
+  assert.equal(node.tryDeliver(to("1#127.0.0.1:1")), false, "a remote hop is never cut through");
+  const flow = node.flowControls.createFlow();
+  assert.equal(node.tryDeliver(to("sink"), { flow }), false, "sink does not consume the flow");
+  await node.drained("sink");
+  assert.deepEqual(got, ["a", "b"]);
+  // Behind deliver's waiters, tryDeliver does not overtake.
+  node.startWorker("slow", () => new Promise((r) => setTimeout(r, 5)), { mailboxCapacity: 1 });
+  assert.equal(node.tryDeliver(to("slow")), true);
+  const waiting = node.deliver(to("slow"));
+  assert.equal(node.tryDeliver(to("slow")), false);
+  await waiting;
+  await node.close();
+  assert.equal(node.tryDeliver(to("sink")), false, "a closed node takes nothing");
+});

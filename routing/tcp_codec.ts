@@ -85,6 +85,41 @@ export interface EncodeTcpBodyOptions extends EncodeTcpOptions {
 }
 
 /**
+ * Internal: the bytes {@linkcode encodeTcpBody} makes of `parts` with a length prefix and
+ * `skipOnward` (no `before`, `after` or `payloadApart`), prefix included.
+ */
+export function tcpFrameSize(parts: TcpBodyParts, skipOnward: number): number {
+  const routes = encodedRoutes(parts.onwardRoute, parts.returnRoute, skipOnward);
+  return 4 + 1 + routes.length + headerSize(parts.payload.length) + parts.payload.length;
+}
+
+/**
+ * Internal: writes the length-prefixed frame {@linkcode tcpFrameSize} measured into `out` at
+ * `at` (which must have room), so a transport encodes many messages into one write buffer
+ * instead of one buffer each; returns the offset after it. The bytes are those of
+ * `encodeTcpBody(parts, { lengthPrefix: true, skipOnward })`.
+ */
+export function writeTcpFrame(
+  out: Uint8Array,
+  at: number,
+  parts: TcpBodyParts,
+  skipOnward: number,
+): number {
+  const { onwardRoute, returnRoute, payload } = parts;
+  const routes = encodedRoutes(onwardRoute, returnRoute, skipOnward);
+  const size = 1 + routes.length + headerSize(payload.length) + payload.length;
+  out[at] = size >>> 24;
+  out[at + 1] = (size >>> 16) & 0xff;
+  out[at + 2] = (size >>> 8) & 0xff;
+  out[at + 3] = size & 0xff;
+  out[at + 4] = 0x83;
+  out.set(routes, at + 5);
+  at = writeHeader(out, at + 5 + routes.length, 2, payload.length);
+  out.set(payload, at);
+  return at + payload.length;
+}
+
+/**
  * Internal: {@linkcode encodeTcpMessage} without building a `RoutedMessage`, and with
  * bytes around the body, so callers that wrap the body (the secure channel's Payload
  * plaintext) or pop a hop (a transport's sender) allocate and copy the payload once.
@@ -95,9 +130,9 @@ export function encodeTcpBody(parts: TcpBodyParts, options: EncodeTcpBodyOptions
   const before = options.before;
   const after = options.after;
   const prefix = options.lengthPrefix ? 4 : 0;
-  const size = (before ? before.length : 0) + 1 + routeSize(onwardRoute, skip) +
-    routeSize(returnRoute, 0) + headerSize(payload.length) + payload.length +
-    (after ? after.length : 0);
+  const routes = encodedRoutes(onwardRoute, returnRoute, skip);
+  const size = (before ? before.length : 0) + 1 + routes.length + headerSize(payload.length) +
+    payload.length + (after ? after.length : 0);
   const apart = options.payloadApart === true;
   const out = new Uint8Array(prefix + size - (apart ? payload.length + (after?.length ?? 0) : 0));
   if (prefix) {
@@ -112,13 +147,42 @@ export function encodeTcpBody(parts: TcpBodyParts, options: EncodeTcpBodyOptions
     at += before.length;
   }
   out[at++] = 0x83;
-  at = writeRoute(out, at, onwardRoute, skip);
-  at = writeRoute(out, at, returnRoute, 0);
+  out.set(routes, at);
+  at += routes.length;
   at = writeHeader(out, at, 2, payload.length);
   if (apart) return out;
   out.set(payload, at);
   if (after) out.set(after, at + payload.length);
   return out;
+}
+
+// The routing heads of the messages encoded last, by the identity of their (immutable)
+// routes: a channel's frames and a connection's messages repeat the same Route objects, so
+// their encoded routes are made once, not once per message. A few entries, round-robin, so
+// the channel's plaintexts and the connection's frames do not evict each other.
+interface EncodedRoutes {
+  onward: Route;
+  back: Route;
+  skip: number;
+  bytes: Uint8Array;
+}
+const RECENT_HEADS = 4;
+const recentHeads: (EncodedRoutes | undefined)[] = new Array(RECENT_HEADS);
+let nextHead = 0;
+
+function encodedRoutes(onward: Route, back: Route, skip: number): Uint8Array {
+  for (let i = 0; i < RECENT_HEADS; i++) {
+    const e = recentHeads[i];
+    if (e && e.onward === onward && e.back === back && e.skip === skip) return e.bytes;
+  }
+  const bytes = new Uint8Array(routeSize(onward, skip) + routeSize(back, 0));
+  writeRoute(bytes, writeRoute(bytes, 0, onward, skip), back, 0);
+  // Long routes are encoded each time rather than kept.
+  if (bytes.length <= RECENT_ROUTE_BYTES) {
+    recentHeads[nextHead] = { onward, back, skip, bytes };
+    nextHead = (nextHead + 1) % RECENT_HEADS;
+  }
+  return bytes;
 }
 
 function headerSize(n: number): number {
@@ -329,8 +393,10 @@ function skip(r: Cursor, length: number): void {
 }
 
 function readRoute(r: Cursor, limits: Limits, which: string): Route {
+  const routeStart = r.at;
   if (readHead(r) !== 4) throw shape(`the ${which} route as an array`);
   const count = r.value;
+  if (count === 0) return Route.EMPTY;
   if (count > limits.route) throw routeTooLong(which, count, limits.route);
   // Each address takes at least 3 bytes, so a larger count cannot be in the input.
   if (count * 3 > r.bytes.length - r.at) throw truncated();
@@ -349,8 +415,48 @@ function readRoute(r: Cursor, limits: Limits, which: string): Route {
     spans.push(tt, r.at, length);
     skip(r, length);
   }
-  return routeOfSpans(r.bytes, spans);
+  return recentRoutes.get(r.bytes, routeStart, r.at) ??
+    recentRoutes.put(r.bytes, routeStart, r.at, routeOfSpans(r.bytes, spans));
 }
+
+/** Encoded routes at most this long are remembered by {@linkcode RecentRoutes}. */
+const RECENT_ROUTE_BYTES = 256;
+/** How many decoded routes {@linkcode RecentRoutes} remembers. */
+const RECENT_ROUTES = 8;
+
+// The routes decoded last, by their encoded bytes: a stream of messages between the same
+// two workers (a channel's frames, their plaintexts) names the same routes over and over,
+// and a Route (with its addresses and their text keys) is immutable, so one decoded object
+// serves them all instead of one per message. Bounded: a few short routes, round-robin.
+class RecentRoutes {
+  #keys: (Uint8Array | undefined)[] = new Array(RECENT_ROUTES);
+  #routes: (Route | undefined)[] = new Array(RECENT_ROUTES);
+  #next = 0;
+
+  get(bytes: Uint8Array, start: number, end: number): Route | undefined {
+    const length = end - start;
+    if (length > RECENT_ROUTE_BYTES) return undefined;
+    for (let i = 0; i < RECENT_ROUTES; i++) {
+      const key = this.#keys[i];
+      if (key === undefined || key.length !== length) continue;
+      let k = 0;
+      while (k < length && key[k] === bytes[start + k]) k++;
+      if (k === length) return this.#routes[i];
+    }
+    return undefined;
+  }
+
+  put(bytes: Uint8Array, start: number, end: number, route: Route): Route {
+    if (end - start > RECENT_ROUTE_BYTES) return route;
+    const i = this.#next;
+    this.#next = (i + 1) % RECENT_ROUTES;
+    this.#keys[i] = bytes.slice(start, end);
+    this.#routes[i] = route;
+    return route;
+  }
+}
+
+const recentRoutes = new RecentRoutes();
 
 const NO_BYTES = new Uint8Array(0);
 
@@ -420,7 +526,12 @@ class OwnedBytes extends Uint8Array<ArrayBuffer> {
   }
 
   override slice(start = 0, end: number = this.length): Uint8Array<ArrayBuffer> {
-    if (start >= 0 && end <= this.length && end - start >= VIEW_THRESHOLD) {
+    // A view also where it is most of the buffer (a payload in its plaintext): it then keeps
+    // at most twice its own bytes alive.
+    const length = end - start;
+    if (
+      start >= 0 && end <= this.length && (length >= VIEW_THRESHOLD || 2 * length >= this.length)
+    ) {
       return new Uint8Array(this.buffer, this.byteOffset + start, end - start);
     }
     return super.slice(start, end);

@@ -317,3 +317,50 @@ Deno.test("decoding policy: TCP routed message", () => {
     assert.throws(() => decodeTcpMessage(unhex(bytes)), { code }, name);
   }
 });
+
+Deno.test("decoded routes are shared between messages with the same routes, never mixed up", () => {
+  const a = encodeTcpMessage(new RoutedMessage({ onwardRoute: ["a", "b"], returnRoute: "r" }));
+  const b = encodeTcpMessage(new RoutedMessage({ onwardRoute: ["a", "c"], returnRoute: "r" }));
+  const first = decodeTcpMessage(a);
+  const again = decodeTcpMessage(a.slice());
+  const other = decodeTcpMessage(b);
+  assert.equal(again.onwardRoute, first.onwardRoute, "the same bytes give the same Route");
+  assert.equal(other.returnRoute, first.returnRoute);
+  assert.notEqual(other.onwardRoute, first.onwardRoute);
+  assert.equal(other.onwardRoute.toString(), "a => c");
+  assert.equal(first.onwardRoute.toString(), "a => b");
+  assert.equal(
+    decodeTcpMessage(encodeTcpMessage(new RoutedMessage({ onwardRoute: "a" })))
+      .returnRoute,
+    Route.EMPTY,
+  );
+  // Whatever the cache holds, the decoding is that of the bytes (property).
+  fc.assert(
+    fc.property(fc.array(message, { minLength: 1, maxLength: 20 }), (messages) => {
+      const encoded = messages.map((m) => encodeTcpMessage(m));
+      for (const [i, bytes] of [...encoded, ...encoded.reverse()].entries()) {
+        const decoded = decodeTcpMessage(bytes);
+        assert.deepEqual(encodeTcpMessage(decoded), bytes, `message ${i}`);
+      }
+    }),
+  );
+});
+
+Deno.test("a routing head encoded once per Route object equals one encoded afresh", () => {
+  const onward = Route.from(["1#127.0.0.1:4000", "abc"]);
+  const back = Route.from(["r1", "r2"]);
+  const first = encodeTcpMessage(new RoutedMessage({ onwardRoute: onward, returnRoute: back }));
+  const cached = encodeTcpMessage(
+    new RoutedMessage({ onwardRoute: onward, returnRoute: back, payload: new Uint8Array([1]) }),
+  );
+  const fresh = encodeTcpMessage(
+    new RoutedMessage({
+      onwardRoute: Route.from(["1#127.0.0.1:4000", "abc"]),
+      returnRoute: Route.from(["r1", "r2"]),
+      payload: new Uint8Array([1]),
+    }),
+  );
+  assert.deepEqual(cached, fresh);
+  assert.deepEqual(decodeTcpMessage(first).onwardRoute.toString(), onward.toString());
+  assert.equal(cached.length, first.length + 1);
+});

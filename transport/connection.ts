@@ -10,7 +10,7 @@ import {
   RoutedMessage,
   type WorkerContext,
 } from "../routing/mod.ts";
-import { encodeTcpBody, ownedBytes } from "../routing/tcp_codec.ts";
+import { encodeTcpBody, ownedBytes, tcpFrameSize, writeTcpFrame } from "../routing/tcp_codec.ts";
 import type { Duplex } from "./duplex.ts";
 import { linkFlow, type LinkFlowOptions } from "./link_flow.ts";
 import { Liveness, type LivenessOptions } from "./liveness.ts";
@@ -92,6 +92,8 @@ const HEARTBEAT = encodeFrames([encodeTcpMessage(new RoutedMessage({ onwardRoute
 const LARGE_FRAME = 16 * 1024;
 /** Upper bound of one coalesced write, and of one piece of a large frame's write. */
 const BATCH_BYTES = 256 * 1024;
+/** The smallest write batch small messages are encoded into. */
+const MIN_BATCH = 1024;
 
 /**
  * Attaches a duplex byte stream to `node` speaking Ockam's TCP protocol: a version byte
@@ -147,6 +149,10 @@ class DuplexConnection implements Connection {
   readonly #reader: ReadableStreamDefaultReader<Uint8Array> | ReadableStreamBYOBReader;
   #pending: Uint8Array[] = [new Uint8Array([TCP_PROTOCOL_VERSION])];
   #pendingBytes = 1;
+  // The batch small messages are being encoded into, not yet in #pending.
+  #batch: Uint8Array | undefined;
+  #batchAt = 0;
+  #batchSize = MIN_BATCH;
   #writing: Promise<void> | undefined;
   #drainWaiters: (() => void)[] = [];
   #reason: Error | undefined;
@@ -214,26 +220,66 @@ class DuplexConnection implements Connection {
     // A large payload is queued as a chunk of its own behind its frame's head instead of
     // being copied into the frame (the onward route loses this worker's own address).
     const apart = m.payload.length >= LARGE_FRAME && m.payload.buffer instanceof ArrayBuffer;
-    const head = encodeTcpBody(m, { lengthPrefix: true, skipOnward: 1, payloadApart: apart });
-    const size = head.length - 4 + (apart ? m.payload.length : 0);
-    if (size > this.#max) {
-      // Ockam's sender refuses oversized messages; the connection stays up.
-      this.#node.logger.warn("message larger than the maximum frame, dropped", {
-        peer: this.#peer,
-        size,
-        max: this.#max,
-      });
+    if (!apart) {
+      // A small message is encoded straight into the write batch.
+      const frameSize = tcpFrameSize(m, 1);
+      if (frameSize - 4 > this.#max) return this.#tooLarge(frameSize - 4);
+      const batch = this.#room(frameSize);
+      this.#batchAt = writeTcpFrame(batch, this.#batchAt, m, 1);
+      this.#pendingBytes += frameSize;
+      this.#liveness.sent();
+      if (!this.#writing) this.#flush();
+      if (this.#pendingBytes > this.#highWater) {
+        return new Promise<void>((resolve) => this.#drainWaiters.push(resolve));
+      }
       return;
     }
+    const head = encodeTcpBody(m, { lengthPrefix: true, skipOnward: 1, payloadApart: true });
+    const size = head.length - 4 + m.payload.length;
+    if (size > this.#max) return this.#tooLarge(size);
     this.#queue(head);
-    if (apart) this.#queue(m.payload);
+    this.#queue(m.payload);
     if (this.#pendingBytes > this.#highWater) {
       return new Promise<void>((resolve) => this.#drainWaiters.push(resolve));
     }
   }
 
+  #tooLarge(size: number): void {
+    // Ockam's sender refuses oversized messages; the connection stays up.
+    this.#node.logger.warn("message larger than the maximum frame, dropped", {
+      peer: this.#peer,
+      size,
+      max: this.#max,
+    });
+  }
+
+  /**
+   * The write batch with room for `size` more bytes at `#batchAt`: the open one, or a new
+   * one (the open one, if any, queued first). A batch is never written into once queued
+   * (a duplex may hand the very buffer to its reader). Its size follows the traffic: twice
+   * the bytes the last write carried, within 1 KiB..256 KiB.
+   */
+  #room(size: number): Uint8Array {
+    const open = this.#batch;
+    if (open && open.length - this.#batchAt >= size) return open;
+    this.#closeBatch();
+    const batch = new Uint8Array(Math.max(size, this.#batchSize));
+    this.#batch = batch;
+    this.#batchAt = 0;
+    return batch;
+  }
+
+  /** Queues the open batch's bytes, if any, behind what is pending. */
+  #closeBatch(): void {
+    const open = this.#batch;
+    if (!open) return;
+    this.#batch = undefined;
+    if (this.#batchAt > 0) this.#pending.push(open.subarray(0, this.#batchAt));
+  }
+
   /** Queues bytes for the writer (one coalesced write per turn). */
   #queue(bytes: Uint8Array): void {
+    this.#closeBatch();
     this.#pending.push(bytes);
     this.#pendingBytes += bytes.length;
     this.#liveness.sent();
@@ -243,9 +289,14 @@ class DuplexConnection implements Connection {
   #flush(): void {
     this.#writing = (async () => {
       try {
-        while (this.#pending.length > 0) {
+        for (;;) {
+          this.#closeBatch();
+          if (this.#pending.length === 0) break;
           const batch = this.#pending;
           this.#pending = [];
+          let bytes = 0;
+          for (const part of batch) bytes += part.length;
+          this.#batchSize = Math.min(BATCH_BYTES, Math.max(MIN_BATCH, 2 * bytes));
           // `#pendingBytes` counts bytes until written, so waiters resume only once the
           // socket took enough: queued plus in flight stays within the high-water mark.
           for (const chunk of coalesce(batch)) {
@@ -353,15 +404,17 @@ class DuplexConnection implements Connection {
             this.#liveness.received(true);
             continue;
           }
+          const routed = new RoutedMessage({
+            onwardRoute: message.onwardRoute,
+            returnRoute: message.returnRoute.prepend(this.#replyAddress),
+            payload: message.payload,
+          });
+          // The frames of one read go to their workers in one loop, awaiting only a full
+          // mailbox (or what else `deliver` must wait for).
+          const how = { flow: this.flow };
+          if (this.#node.tryDeliver(routed, how)) continue;
           try {
-            await this.#node.deliver(
-              new RoutedMessage({
-                onwardRoute: message.onwardRoute,
-                returnRoute: message.returnRoute.prepend(this.#replyAddress),
-                payload: message.payload,
-              }),
-              { flow: this.flow },
-            );
+            await this.#node.deliver(routed, how);
           } catch (error) {
             if (this.#tearingDown) return;
             this.#node.logger.warn("incoming message dropped", {
