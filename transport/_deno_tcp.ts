@@ -1,7 +1,15 @@
 // The TCP half of the Deno adapter: listener, dialler, pool and the socket duplex.
 import { TransportError } from "../errors.ts";
-import { type Flow, type Node, TCP } from "../routing/mod.ts";
-import { ConnectionPool } from "./_pool.ts";
+import type { Flow, Node } from "../routing/mod.ts";
+import {
+  limitsOf,
+  livenessOf,
+  parseHostPort,
+  tcpDialling,
+  type TcpOptions,
+} from "./_tcp_common.ts";
+
+export type { TcpOptions } from "./_tcp_common.ts";
 import {
   attachDuplex,
   type AttachOptions,
@@ -12,12 +20,7 @@ import type { Duplex } from "./duplex.ts";
 import type { LinkFlowOptions } from "./link_flow.ts";
 import type { LivenessOptions } from "./liveness.ts";
 import { Pause } from "../_pause.ts";
-import {
-  dialAny,
-  type ReconnectingLink,
-  reconnectingLink,
-  type ReconnectOptions,
-} from "./reconnecting_link.ts";
+import type { ReconnectingLink, ReconnectOptions } from "./reconnecting_link.ts";
 
 /** Default cap on the connections one listener (TCP or WebSocket) keeps open at once. */
 export const DEFAULT_MAX_CONNECTIONS = 4096;
@@ -86,7 +89,10 @@ export interface TcpListener {
  * ```
  */
 export function listenTcp(node: Node, options: ListenTcpOptions = {}): TcpListener {
-  poolOf(node, options.maxFrameSize === undefined ? {} : { maxFrameSize: options.maxFrameSize });
+  dialling.poolOf(
+    node,
+    options.maxFrameSize === undefined ? {} : { maxFrameSize: options.maxFrameSize },
+  );
   const listener = Deno.listen({
     hostname: options.hostname ?? "127.0.0.1",
     port: options.port ?? 0,
@@ -179,38 +185,9 @@ export function listenTcp(node: Node, options: ListenTcpOptions = {}): TcpListen
   };
 }
 
-/**
- * Options for {@linkcode connectTcp} and {@linkcode useTcpTransport}; the flow options apply
- * to every connection opened (see {@linkcode LinkFlowOptions}), and so do the bounds of
- * {@linkcode ConnectionLimits} and the heartbeats of {@linkcode LivenessOptions}.
- */
-export interface TcpOptions extends LinkFlowOptions, ConnectionLimits, LivenessOptions {
-  /** Largest frame body accepted or sent. Default 16 MiB. */
-  maxFrameSize?: number;
-}
-
-const pools = new WeakMap<Node, ConnectionPool>();
 /** First and longest pause of the accept loop after a failed accept, in ms. */
 export const ACCEPT_BACKOFF_MIN = 10;
 export const ACCEPT_BACKOFF_MAX = 1000;
-
-function limitsOf(options: ConnectionLimits): ConnectionLimits {
-  const out: ConnectionLimits = {};
-  if (options.firstByteTimeout !== undefined) out.firstByteTimeout = options.firstByteTimeout;
-  if (options.frameTimeout !== undefined) out.frameTimeout = options.frameTimeout;
-  if (options.idleTimeout !== undefined) out.idleTimeout = options.idleTimeout;
-  if (options.writeTimeout !== undefined) out.writeTimeout = options.writeTimeout;
-  if (options.maxWriteBuffer !== undefined) out.maxWriteBuffer = options.maxWriteBuffer;
-  return out;
-}
-
-function livenessOf(options: LivenessOptions): LivenessOptions {
-  const out: LivenessOptions = {};
-  if (options.heartbeatInterval !== undefined) out.heartbeatInterval = options.heartbeatInterval;
-  if (options.deadAfter !== undefined) out.deadAfter = options.deadAfter;
-  if (options.expectHeartbeats !== undefined) out.expectHeartbeats = options.expectHeartbeats;
-  return out;
-}
 
 function closeQuietly(conn: Deno.Conn): void {
   try {
@@ -237,17 +214,7 @@ function closeQuietly(conn: Deno.Conn): void {
  * ```
  */
 export function useTcpTransport(node: Node, options: TcpOptions = {}): void {
-  poolOf(node, options);
-}
-
-function poolOf(node: Node, options: TcpOptions): ConnectionPool {
-  let pool = pools.get(node);
-  if (!pool) {
-    pool = new ConnectionPool((peer) => openTcp(node, peer, options));
-    node.registerTransport(TCP, pool);
-    pools.set(node, pool);
-  }
-  return pool;
+  dialling.poolOf(node, options);
 }
 
 /**
@@ -275,11 +242,7 @@ export async function connectTcp(
   peer: string,
   options: TcpOptions = {},
 ): Promise<Connection> {
-  const target = peer.startsWith("1#") ? peer.slice(2) : peer;
-  const pool = poolOf(node, options);
-  const connection = await openTcp(node, target, options);
-  pool.add(target, connection);
-  return connection;
+  return await dialling.connect(node, peer, options);
 }
 
 /**
@@ -313,28 +276,11 @@ export function reconnectTcp(
   peer: string | readonly string[],
   options: TcpOptions & ReconnectOptions = {},
 ): Promise<ReconnectingLink> {
-  const targets = (typeof peer === "string" ? [peer] : peer).map((p) =>
-    p.startsWith("1#") ? p.slice(2) : p
-  );
-  poolOf(node, options);
-  return reconnectingLink(
-    node,
-    dialAny(
-      targets,
-      (target, { replyAddress, spawner }) =>
-        openTcp(node, target, { ...options, replyAddress, spawner }),
-    ),
-    { ...options, peer: targets.join(",") },
-  );
+  return dialling.reconnect(node, peer, options);
 }
 
 async function openTcp(node: Node, peer: string, options: TcpOptions): Promise<Connection> {
-  const colon = peer.lastIndexOf(":");
-  const hostname = peer.slice(0, colon).replace(/^\[(.*)\]$/, "$1");
-  const port = Number(peer.slice(colon + 1));
-  if (colon < 0 || !Number.isInteger(port) || port < 1 || port > 65535) {
-    throw new TransportError("bad-address", `expected host:port, got '${peer}'`);
-  }
+  const { hostname, port } = parseHostPort(peer);
   let conn: Deno.TcpConn;
   try {
     conn = await Deno.connect({ hostname, port });
@@ -383,3 +329,5 @@ export function tcpDuplex(conn: Deno.Conn): Duplex {
     },
   };
 }
+
+const dialling = tcpDialling(openTcp);

@@ -3,8 +3,16 @@
 // bounds, heartbeats, flow control) is `attachDuplex`'s, exactly as for the Deno adapter.
 import * as net from "node:net";
 import { TransportError } from "../errors.ts";
-import { type Flow, type Node, TCP } from "../routing/mod.ts";
-import { ConnectionPool } from "./_pool.ts";
+import type { Flow, Node } from "../routing/mod.ts";
+import {
+  limitsOf,
+  livenessOf,
+  parseHostPort,
+  tcpDialling,
+  type TcpOptions,
+} from "./_tcp_common.ts";
+
+export type { TcpOptions } from "./_tcp_common.ts";
 import {
   attachDuplex,
   type AttachOptions,
@@ -14,12 +22,7 @@ import {
 import { bounded, LINGER, socketDuplex } from "./_node_socket_duplex.ts";
 import type { LinkFlowOptions } from "./link_flow.ts";
 import type { LivenessOptions } from "./liveness.ts";
-import {
-  dialAny,
-  type ReconnectingLink,
-  reconnectingLink,
-  type ReconnectOptions,
-} from "./reconnecting_link.ts";
+import type { ReconnectingLink, ReconnectOptions } from "./reconnecting_link.ts";
 
 /** Default cap on the connections one listener keeps open at once (as the Deno adapter's). */
 export const DEFAULT_MAX_CONNECTIONS = 4096;
@@ -73,16 +76,6 @@ export interface TcpListener {
 }
 
 /**
- * Options for {@linkcode connectTcp}, {@linkcode reconnectTcp} and {@linkcode useTcpTransport}
- * (the same as the Deno adapter's): flow options, {@linkcode ConnectionLimits} and heartbeats
- * apply to every connection opened.
- */
-export interface TcpOptions extends LinkFlowOptions, ConnectionLimits, LivenessOptions {
-  /** Largest frame body accepted or sent. Default 16 MiB. */
-  maxFrameSize?: number;
-}
-
-/**
  * Listens for Ockam TCP connections with `node:net` and attaches each accepted one to `node`;
  * also registers the TCP transport on `node` so it can route onwards to `1#host:port`. The
  * listener closes with the node (or earlier with `close()`).
@@ -105,7 +98,10 @@ export interface TcpOptions extends LinkFlowOptions, ConnectionLimits, LivenessO
  * ```
  */
 export async function listenTcp(node: Node, options: ListenTcpOptions = {}): Promise<TcpListener> {
-  poolOf(node, options.maxFrameSize === undefined ? {} : { maxFrameSize: options.maxFrameSize });
+  dialling.poolOf(
+    node,
+    options.maxFrameSize === undefined ? {} : { maxFrameSize: options.maxFrameSize },
+  );
   const server = net.createServer();
   await new Promise<void>((resolve, reject) => {
     const onError = (error: Error) => {
@@ -201,26 +197,6 @@ export async function listenTcp(node: Node, options: ListenTcpOptions = {}): Pro
   };
 }
 
-const pools = new WeakMap<Node, ConnectionPool>();
-
-function limitsOf(options: ConnectionLimits): ConnectionLimits {
-  const out: ConnectionLimits = {};
-  if (options.firstByteTimeout !== undefined) out.firstByteTimeout = options.firstByteTimeout;
-  if (options.frameTimeout !== undefined) out.frameTimeout = options.frameTimeout;
-  if (options.idleTimeout !== undefined) out.idleTimeout = options.idleTimeout;
-  if (options.writeTimeout !== undefined) out.writeTimeout = options.writeTimeout;
-  if (options.maxWriteBuffer !== undefined) out.maxWriteBuffer = options.maxWriteBuffer;
-  return out;
-}
-
-function livenessOf(options: LivenessOptions): LivenessOptions {
-  const out: LivenessOptions = {};
-  if (options.heartbeatInterval !== undefined) out.heartbeatInterval = options.heartbeatInterval;
-  if (options.deadAfter !== undefined) out.deadAfter = options.deadAfter;
-  if (options.expectHeartbeats !== undefined) out.expectHeartbeats = options.expectHeartbeats;
-  return out;
-}
-
 /**
  * Registers the TCP transport (type 1) on `node`, once, so routes starting with
  * `1#host:port` connect over `node:net` (reusing an open connection to the same
@@ -239,17 +215,7 @@ function livenessOf(options: LivenessOptions): LivenessOptions {
  * ```
  */
 export function useTcpTransport(node: Node, options: TcpOptions = {}): void {
-  poolOf(node, options);
-}
-
-function poolOf(node: Node, options: TcpOptions): ConnectionPool {
-  let pool = pools.get(node);
-  if (!pool) {
-    pool = new ConnectionPool((peer) => openTcp(node, peer, options));
-    node.registerTransport(TCP, pool);
-    pools.set(node, pool);
-  }
-  return pool;
+  dialling.poolOf(node, options);
 }
 
 /**
@@ -277,11 +243,7 @@ export async function connectTcp(
   peer: string,
   options: TcpOptions = {},
 ): Promise<Connection> {
-  const target = peer.startsWith("1#") ? peer.slice(2) : peer;
-  const pool = poolOf(node, options);
-  const connection = await openTcp(node, target, options);
-  pool.add(target, connection);
-  return connection;
+  return await dialling.connect(node, peer, options);
 }
 
 /**
@@ -312,28 +274,11 @@ export function reconnectTcp(
   peer: string | readonly string[],
   options: TcpOptions & ReconnectOptions = {},
 ): Promise<ReconnectingLink> {
-  const targets = (typeof peer === "string" ? [peer] : peer).map((p) =>
-    p.startsWith("1#") ? p.slice(2) : p
-  );
-  poolOf(node, options);
-  return reconnectingLink(
-    node,
-    dialAny(
-      targets,
-      (target, { replyAddress, spawner }) =>
-        openTcp(node, target, { ...options, replyAddress, spawner }),
-    ),
-    { ...options, peer: targets.join(",") },
-  );
+  return dialling.reconnect(node, peer, options);
 }
 
 async function openTcp(node: Node, peer: string, options: TcpOptions): Promise<Connection> {
-  const colon = peer.lastIndexOf(":");
-  const hostname = peer.slice(0, colon).replace(/^\[(.*)\]$/, "$1");
-  const port = Number(peer.slice(colon + 1));
-  if (colon < 0 || !Number.isInteger(port) || port < 1 || port > 65535) {
-    throw new TransportError("bad-address", `expected host:port, got '${peer}'`);
-  }
+  const { hostname, port } = parseHostPort(peer);
   let socket: net.Socket;
   try {
     socket = await dial(hostname, port);
@@ -365,3 +310,5 @@ function dial(host: string, port: number): Promise<net.Socket> {
     socket.once("connect", onConnect);
   });
 }
+
+const dialling = tcpDialling(openTcp);
