@@ -76,6 +76,7 @@ Options:
                            (in <state>/queue.db, survives a restart; default), memory, off
       --queue-max-per-name N   frames kept per name (default 1000)
       --queue-max-age MS   how long a frame and an offline name are kept (default 3600000)
+      --max-devices N      names and TCP connections served at once (default 4096)
       --nats URL[,URL…]    join a relay fleet on this NATS JetStream cluster: names held
                            fleet-wide, devices at other relays reached over NATS, the
                            queue kept in JetStream (--queue is then ignored)

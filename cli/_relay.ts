@@ -82,6 +82,7 @@ export async function main(args: readonly string[], stop: AbortSignal): Promise<
       "queue-max-age",
       "fleet-name",
       "nats-replicas",
+      "max-devices",
     ],
     list: ["trust", "operator", "nats"],
     boolean: ["verbose", "json"],
@@ -166,6 +167,9 @@ export async function main(args: readonly string[], stop: AbortSignal): Promise<
     operators,
     logger,
     ...(queue ? { queue } : {}),
+    ...(flags.string["max-devices"]
+      ? { maxDevices: intFlag(flags, "max-devices", 4096) || 1 }
+      : {}),
     ...(fleet ? { fleet: { client: fleet, name: fleetName, replicas, queue: queueBounds } } : {}),
   }).catch(async (error) => {
     await fleet?.close();

@@ -64,6 +64,11 @@ export interface RelayNodeOptions {
   credentials?: readonly CredentialAndPurposeKey[];
   /** The node's logger. */
   logger?: Logger;
+  /**
+   * Devices (names and TCP connections) the node serves at once: the relay service's
+   * `maxRelays` and the TCP listener's `maxConnections`. Default 4096.
+   */
+  maxDevices?: number;
   /** Heartbeats and dead-link time of accepted connections. Default 5 s / 30 s. */
   liveness?: { heartbeatInterval?: number; deadAfter?: number };
   /** Called with each accepted connection and its transport. */
@@ -120,6 +125,7 @@ export async function startRelayNode(options: RelayNodeOptions): Promise<RelayNo
   try {
     const onConnection = options.onConnection;
     tcp = listenTcp(node, {
+      ...(options.maxDevices ? { maxConnections: options.maxDevices } : {}),
       hostname,
       port: options.port ?? 0,
       ...options.liveness,
@@ -163,6 +169,7 @@ export async function startRelayNode(options: RelayNodeOptions): Promise<RelayNo
     }
     const queue = fleet?.queue ?? options.queue;
     const relays = startRelayService(node, {
+      ...(options.maxDevices ? { maxRelays: options.maxDevices } : {}),
       consumes: fleet ? [...flows, fleet.flow] : flows,
       incoming: (message) => {
         if (!fromChannel(message)) return false;

@@ -90,3 +90,35 @@ Deno.test({
     }
   },
 });
+
+Deno.test("relay --max-devices bounds the devices a relay serves: one past it is turned away", async () => {
+  const { startRelayNode } = await import("../cli/_relay.ts");
+  const { startDevice } = await import("../cli/_device.ts");
+  const { identities, LINK } = await import("./_relay_stack.ts");
+  const [relayId, first, second] = await identities(3);
+  await using relay = await startRelayNode({ identity: relayId!, liveness: LINK, maxDevices: 1 });
+  const relayAt = { transport: "tcp" as const, hostPort: relay.tcp };
+  const device = await startDevice({
+    identity: first!,
+    relay: relayAt,
+    name: "one",
+    timeout: 3000,
+    link: { ...LINK, giveUpAfter: 3000 },
+  });
+  try {
+    const refused = await startDevice({
+      identity: second!,
+      relay: relayAt,
+      name: "two",
+      timeout: 1500,
+      link: { ...LINK, giveUpAfter: 1500 },
+    }).then(async (d) => {
+      await d.close();
+      return undefined;
+    }, (error) => error);
+    assert(refused instanceof Error, "the second device was served");
+    assert.deepEqual(relay.relays.relays(), ["forward_to_one"]);
+  } finally {
+    await device.close();
+  }
+});
