@@ -160,22 +160,21 @@ Deno.test("an open channel drops the peer's attributes when its credential expir
   let later = 0;
   const clock = () => Math.floor(Date.now() / 1000) + later;
   const operator = await credentialed(authority, { role: "operator" }, { ttl: 60 });
-  const responders: SecureChannel[] = [];
-  const common = {
-    authorities: [authority.identity],
-    clock,
-    onChannel: (c: SecureChannel) => void responders.push(c),
-  };
+  // Each listener's end by name: the two responders may report open in either order.
+  const ends: Record<string, SecureChannel> = {};
+  const common = { authorities: [authority.identity], clock };
   const strict = await createSecureChannelListener(node, "strict", {
     identity: await identity(),
     trustPolicy: trustCredentials({
       authorities: [authority.identifier],
       attributes: { role: "operator" },
     }),
+    onChannel: (c: SecureChannel) => void (ends.strict = c),
     ...common,
   });
   const lax = await createSecureChannelListener(node, "lax", {
     identity: await identity(),
+    onChannel: (c: SecureChannel) => void (ends.lax = c),
     ...common,
   });
   const seen: RoutedMessage[] = [];
@@ -199,7 +198,8 @@ Deno.test("an open channel drops the peer's attributes when its credential expir
   await waitFor(() => seen.length === 3);
   assert.equal(untext(seen[2]!.payload), "lax 2", "the strict channel delivered nothing more");
   assert.equal(role(seen[2]!), undefined, "no attribute outlives its credential");
-  const [strictEnd, laxEnd] = responders;
+  await waitFor(() => ends.strict !== undefined && ends.lax !== undefined);
+  const { strict: strictEnd, lax: laxEnd } = ends;
   assert.equal((await strictEnd!.closed)?.code, "credential-expired");
   assert.equal((await toStrict.closed)?.code, "closed-by-peer", "the initiator is told");
   assert.equal(strict.channels.size, 0);
