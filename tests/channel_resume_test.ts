@@ -7,51 +7,11 @@ import { createIdentity } from "../identity/mod.ts";
 import { Node, Route } from "../routing/mod.ts";
 import { listenTcp } from "../transport/deno.ts";
 import { Vault } from "../vault/mod.ts";
+import { ResumeDevice } from "./_resume_device.ts";
 
 const CHILD = new URL("./channel_resume_child.ts", import.meta.url).pathname;
 const text = (s: string) => new TextEncoder().encode(s);
 const untext = (b: Uint8Array) => new TextDecoder().decode(b);
-
-/** The device process; its stdout lines are JSON events. */
-class Device {
-  readonly child: Deno.ChildProcess;
-  readonly events: Record<string, unknown>[] = [];
-  readonly done: Promise<unknown>;
-  constructor(port: number, dir: string) {
-    const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", CHILD, String(port), dir],
-      stdout: "piped",
-      stderr: "null",
-    }).spawn();
-    this.child = child;
-    this.done = (async () => {
-      let buffer = "";
-      for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) {
-        buffer += chunk;
-        for (let i; (i = buffer.indexOf("\n")) >= 0; buffer = buffer.slice(i + 1)) {
-          this.events.push(JSON.parse(buffer.slice(0, i)));
-        }
-      }
-      return await child.status;
-    })();
-  }
-  async until(key: string): Promise<Record<string, unknown>> {
-    for (let i = 0; i < 6000; i++) {
-      const event = this.events.find((e) => key in e);
-      if (event) return event;
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
-    throw new Error(`the device never said ${key}`);
-  }
-  async kill(): Promise<void> {
-    try {
-      this.child.kill("SIGKILL");
-    } catch {
-      // already gone
-    }
-    await this.done;
-  }
-}
 
 const nonceOf = (b: Uint8Array) => new DataView(b.buffer, b.byteOffset, 8).getBigUint64(0);
 
@@ -59,7 +19,7 @@ Deno.test("a device killed with SIGKILL resumes its channel: no handshake, no no
   const dir = await Deno.makeTempDir({ prefix: "sealroute_resume_" });
   const node = new Node();
   const tcp = listenTcp(node, { port: 0, hostname: "127.0.0.1" });
-  const devices: Device[] = [];
+  const devices: ResumeDevice[] = [];
   try {
     // The relay's part: a recording hop, and the way to the device's current connection.
     const toDevice: bigint[] = [];
@@ -82,7 +42,7 @@ Deno.test("a device killed with SIGKILL resumes its channel: no handshake, no no
       await node.deliver(m.with({ onwardRoute: Route.from(link.route, m.onwardRoute.popFront()) }));
     });
 
-    const first = new Device(tcp.port, dir);
+    const first = new ResumeDevice(CHILD, tcp.port, dir);
     devices.push(first);
     assert.deepEqual(await first.until("resumed"), { resumed: 0 });
     const channel = await createSecureChannel(node, ["rec", "fwd", "api"], {
@@ -110,7 +70,7 @@ Deno.test("a device killed with SIGKILL resumes its channel: no handshake, no no
     // Killed mid-stream: requests in flight while it dies.
     const inFlight = Promise.all([60, 61, 62, 63].map(ask));
     await first.kill();
-    const second = new Device(tcp.port, dir);
+    const second = new ResumeDevice(CHILD, tcp.port, dir);
     devices.push(second);
     assert.deepEqual(await second.until("resumed"), { resumed: 1 });
     await inFlight;

@@ -5,36 +5,11 @@
 // same database, in the same transaction as the receiver's record (`message.commit()`).
 // Prints one JSON line per event: {"resumed": n, "restored": s} once ready, {"handshake": id}
 // per new channel.
-import {
-  ChannelStateStore,
-  createSecureChannelListener,
-  resumeSecureChannels,
-} from "../channel/mod.ts";
 import { startDeliveryReceiver } from "../delivery/mod.ts";
 import { SqliteDeliveryReceiverState } from "../delivery/deno.ts";
-import { loadOrCreateIdentity } from "../identity/mod.ts";
-import { FileIdentityStore } from "../identity/deno.ts";
-import { Node } from "../routing/mod.ts";
-import { connectTcp } from "../transport/deno.ts";
-import { Vault } from "../vault/mod.ts";
-import { FileKeyStore } from "../vault/deno.ts";
+import { resumableDevice } from "./_resume_child_common.ts";
 
-const [port, dir] = Deno.args;
-if (!port || !dir) throw new Error("usage: delivery_resume_child.ts <port> <dir>");
-const identity = await loadOrCreateIdentity({
-  vault: new Vault({ store: new FileKeyStore(`${dir}/keys`) }),
-  store: new FileIdentityStore(`${dir}/identities`),
-  name: "device",
-});
-const node = new Node();
-const link = await connectTcp(node, `127.0.0.1:${port}`);
-const store = new ChannelStateStore(new FileKeyStore(`${dir}/channels`));
-const options = { identity, resume: store, reserveEpochs: 1 };
-const listener = await createSecureChannelListener(node, "api", {
-  ...options,
-  consumes: [link.flow],
-  onChannel: (channel) => console.log(JSON.stringify({ handshake: channel.address.toString() })),
-});
+const { node, dir, listener, resume } = await resumableDevice("delivery_resume_child.ts");
 const state = new SqliteDeliveryReceiverState(`${dir}/delivery.db`);
 state.database.exec("CREATE TABLE IF NOT EXISTS got (seq INTEGER NOT NULL)");
 const insert = state.database.prepare("INSERT INTO got (seq) VALUES (?)");
@@ -49,6 +24,6 @@ const receiver = startDeliveryReceiver(node, "inbox", {
     });
   },
 });
-const { channels } = await resumeSecureChannels(node, { ...options, store, listener });
-console.log(JSON.stringify({ resumed: channels.length, restored: receiver.stats.restored }));
+const resumed = await resume();
+console.log(JSON.stringify({ resumed, restored: receiver.stats.restored }));
 // Runs until killed.

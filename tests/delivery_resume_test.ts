@@ -11,70 +11,19 @@ import { reliable } from "../delivery/mod.ts";
 import { createIdentity } from "../identity/mod.ts";
 import { Node, Route } from "../routing/mod.ts";
 import { listenTcp } from "../transport/deno.ts";
+import { seededRandom } from "../transport/fault_duplex.ts";
 import { Vault } from "../vault/mod.ts";
+import { ResumeDevice } from "./_resume_device.ts";
 
 const CHILD = new URL("./delivery_resume_child.ts", import.meta.url).pathname;
 const MESSAGES = 3000;
 const KILLS = 3;
 
-/** The device process; its stdout lines are JSON events. */
-class Device {
-  readonly child: Deno.ChildProcess;
-  readonly events: Record<string, unknown>[] = [];
-  readonly done: Promise<unknown>;
-  constructor(port: number, dir: string) {
-    const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", CHILD, String(port), dir],
-      stdout: "piped",
-      stderr: "null",
-    }).spawn();
-    this.child = child;
-    this.done = (async () => {
-      let buffer = "";
-      for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) {
-        buffer += chunk;
-        for (let i; (i = buffer.indexOf("\n")) >= 0; buffer = buffer.slice(i + 1)) {
-          this.events.push(JSON.parse(buffer.slice(0, i)));
-        }
-      }
-      return await child.status;
-    })();
-  }
-  async until(key: string): Promise<Record<string, unknown>> {
-    for (let i = 0; i < 6000; i++) {
-      const event = this.events.find((e) => key in e);
-      if (event) return event;
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
-    throw new Error(`the device never said ${key}`);
-  }
-  async kill(): Promise<void> {
-    try {
-      this.child.kill("SIGKILL");
-    } catch {
-      // already gone
-    }
-    await this.done;
-  }
-}
-
-/** A small seeded generator (mulberry32). */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const nonceOf = (b: Uint8Array) => new DataView(b.buffer, b.byteOffset, 8).getBigUint64(0);
 
 Deno.test("a device killed with SIGKILL mid-stream, again and again, delivers each message once and in order", async () => {
   const seed = Number(Deno.env.get("DELIVERY_RESUME_SEED") ?? Math.floor(Math.random() * 2 ** 31));
-  const rnd = random(seed);
+  const rnd = seededRandom(seed);
   // Kill points: a delivered count in each of KILLS equal slices of the stream.
   const killAt = Array.from(
     { length: KILLS },
@@ -83,7 +32,7 @@ Deno.test("a device killed with SIGKILL mid-stream, again and again, delivers ea
   const dir = await Deno.makeTempDir({ prefix: "sealroute_delivery_resume_" });
   const node = new Node();
   const tcp = listenTcp(node, { port: 0, hostname: "127.0.0.1" });
-  const devices: Device[] = [];
+  const devices: ResumeDevice[] = [];
   try {
     // The relay's part: a recording hop, and the way to the device's current connection.
     const toDevice: bigint[] = [];
@@ -107,7 +56,7 @@ Deno.test("a device killed with SIGKILL mid-stream, again and again, delivers ea
         .catch(() => {}); // a connection that just died: lost, sent again
     });
 
-    let device = new Device(tcp.port, dir);
+    let device = new ResumeDevice(CHILD, tcp.port, dir);
     devices.push(device);
     assert.deepEqual(await device.until("resumed"), { resumed: 0, restored: 0 });
     const channel = await createSecureChannel(node, ["rec", "fwd", "api"], {
@@ -138,7 +87,7 @@ Deno.test("a device killed with SIGKILL mid-stream, again and again, delivers ea
         await new Promise((resolve) => setTimeout(resolve, 5));
       }
       await device.kill();
-      device = new Device(tcp.port, dir);
+      device = new ResumeDevice(CHILD, tcp.port, dir);
       devices.push(device);
       assert.deepEqual(await device.until("resumed"), { resumed: 1, restored: 1 });
       sender.kick();
