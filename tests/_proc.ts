@@ -101,3 +101,16 @@ export async function run(
   const text = (b: Uint8Array) => new TextDecoder().decode(b);
   return { code: out.code, stdout: text(out.stdout), stderr: text(out.stderr) };
 }
+
+/**
+ * Waits for a `client` run's `client done k=v …` line and a zero exit status; resolves the
+ * line's fields (hang guard `guardMs`).
+ */
+export async function clientDone(proc: Proc, guardMs = 90_000): Promise<Record<string, string>> {
+  const { input: line } = await proc.waitFor(/^client done /, { guardMs });
+  const status = await proc.done;
+  if (status.code !== 0) throw new Error(`client exited with ${status.code}: ${proc.stderr}`);
+  return Object.fromEntries(
+    line.split(" ").slice(2).map((kv) => kv.split("=") as [string, string]),
+  );
+}

@@ -3,7 +3,7 @@
 // continued, and a device restarted under a running client. Short heartbeats and dead-link
 // times keep them quick; nothing here asserts how long anything took.
 import assert from "node:assert/strict";
-import { Proc } from "./_proc.ts";
+import { clientDone, Proc } from "./_proc.ts";
 
 /** Liveness flags for every role: heartbeat 250 ms, dead after 1.5 s. */
 const LIVENESS = ["--heartbeat", "250", "--dead-after", "1500"];
@@ -73,15 +73,6 @@ function client(f: Fleet, count: number): Proc {
 }
 
 /** The `client done` line's fields. */
-async function done(proc: Proc): Promise<Record<string, string>> {
-  const { input: line } = await proc.waitFor(/^client done /, { guardMs: 90_000 });
-  const status = await proc.done;
-  assert.equal(status.code, 0, proc.stderr);
-  return Object.fromEntries(
-    line.split(" ").slice(2).map((kv) => kv.split("=") as [string, string]),
-  );
-}
-
 async function cleanup(f: Fleet): Promise<void> {
   for (const p of f.procs) await p.stop();
   await Deno.remove(f.dir, { recursive: true });
@@ -100,7 +91,7 @@ Deno.test("kill -9 of the relay, restarted on the same ports: device and client 
     f.procs.push(f.relay);
     await f.relay.waitFor(/^relay ready /);
     await f.device.waitFor(/^device registered name=sensor registrations=2$/);
-    const summary = await done(c);
+    const summary = await clientDone(c);
     assert.equal(summary.delivered, "300");
     assert.equal(summary.failed, "0");
     assert.equal(summary.handshakes, "1", "the channel carried on without a new handshake");
@@ -129,7 +120,7 @@ Deno.test("SIGSTOP of the relay past the dead-link time: declared dead while sto
     await c.waitFor(/^client link-lost /);
     f.relay.signal("SIGCONT");
     await f.device.waitFor(/^device registered name=sensor registrations=\d+$/);
-    const summary = await done(c);
+    const summary = await clientDone(c);
     assert.equal(summary.delivered, "300");
     assert.equal(summary.failed, "0");
     assert(Number(summary.reconnects) >= 1, `reconnects=${summary.reconnects}`);
@@ -153,7 +144,7 @@ Deno.test("device restart under a running client: the client opens a new channel
     f.procs.push(device);
     await device.waitFor(/^device ready /);
     await c.waitFor(/^client reopened device=\S+ handshakes=2$/);
-    const summary = await done(c);
+    const summary = await clientDone(c);
     assert.equal(summary.delivered, "300", "all delivered, to one device or the other");
     assert.equal(summary.failed, "0");
     assert.equal(summary.handshakes, "2");
@@ -174,7 +165,7 @@ Deno.test("device killed -9 with --resume and restarted: the client's channel re
     f.procs.push(device);
     const { input: ready } = await device.waitFor(/^device ready /);
     assert.match(ready, / resumed=1 /, "the client's channel came back from the store");
-    const summary = await done(c);
+    const summary = await clientDone(c);
     assert.equal(summary.delivered, "300");
     assert.equal(summary.failed, "0");
     assert.equal(summary.handshakes, "1", "the same channel, no new handshake");
@@ -195,7 +186,7 @@ Deno.test("device killed -9 with --resume during a send stream: delivered exactl
     f.procs.push(device);
     const { input: ready } = await device.waitFor(/^device ready /);
     assert.match(ready, / resumed=1 /);
-    const summary = await done(c);
+    const summary = await clientDone(c);
     assert.equal(summary.sent, "300");
     assert.equal(summary.delivered, "300");
     assert.equal(summary.failed, "0");

@@ -2,7 +2,7 @@
 // device given two relays, clients on the others; relay processes and NATS nodes killed with
 // SIGKILL mid-stream. Nothing here asserts how long anything took.
 import assert from "node:assert/strict";
-import { Proc } from "./_proc.ts";
+import { clientDone, Proc } from "./_proc.ts";
 import { ensureNatsServer, type NatsCluster, startNatsCluster } from "./nats/cluster.ts";
 
 const available = await ensureNatsServer();
@@ -69,15 +69,6 @@ function client(f: Fleet, relay: Relay, who: string, count: number): Proc {
   return proc;
 }
 
-async function done(proc: Proc): Promise<Record<string, string>> {
-  const { input: line } = await proc.waitFor(/^client done /, { guardMs: 120_000 });
-  const status = await proc.done;
-  assert.equal(status.code, 0, proc.stderr);
-  return Object.fromEntries(
-    line.split(" ").slice(2).map((kv) => kv.split("=") as [string, string]),
-  );
-}
-
 async function cleanup(f: Fleet): Promise<void> {
   for (const p of f.procs) await p.stop();
   await f.cluster.stop();
@@ -112,7 +103,7 @@ Deno.test({
       await d.waitFor(/^device link-lost /);
       // The device dials the next relay of its list, b, and registers there.
       await d.waitFor(/^device reconnected /);
-      const summary = await done(fromC);
+      const summary = await clientDone(fromC, 120_000);
       assert.equal(summary.delivered, "400");
       assert.equal(summary.failed, "0");
       await deviceDelivered(d, 400);
@@ -144,7 +135,7 @@ Deno.test({
       await f.cluster.kill(0);
       await fromB.waitFor(/^progress sent=\d+ delivered=(2\d\d|3\d\d)/, { guardMs: 60_000 });
       await f.cluster.restart(0);
-      const summary = await done(fromB);
+      const summary = await clientDone(fromB, 120_000);
       assert.equal(summary.delivered, "400");
       assert.equal(summary.failed, "0");
       await deviceDelivered(d, 400);
